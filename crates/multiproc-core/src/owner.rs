@@ -1,0 +1,76 @@
+//! Owner ids: who holds a lock, in a form the living can check.
+//!
+//! A holder is a kernel thread id (unique among live threads system-wide),
+//! the pid of its process and that process's start time (field 22 of
+//! `/proc/<pid>/stat`), so a recycled pid or tid is never mistaken for the
+//! original holder.
+
+use std::cell::Cell;
+
+thread_local! {
+    // A plain Cell has no destructor: safe in worker threads that unload the addon.
+    static TID: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The calling thread's kernel thread id (cached per thread).
+pub fn tid() -> u32 {
+    TID.with(|c| {
+        let v = c.get();
+        if v != 0 {
+            return v;
+        }
+        let t = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+        c.set(t);
+        t
+    })
+}
+
+/// The calling process's pid.
+pub fn pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+/// The start time of process `pid` in clock ticks since boot, or `None` if it is gone.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // `rest` starts at field 3; start time is field 22.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// Start time of the calling process (computed once per process).
+pub fn my_start_time() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<(u32, u64)> = OnceLock::new();
+    let me = pid();
+    let (p, s) = *START.get_or_init(|| (me, start_time(me).unwrap_or(0)));
+    if p == me {
+        s
+    } else {
+        start_time(me).unwrap_or(0)
+    }
+}
+
+/// True while thread `tid` of process `pid` (started at `start`) is alive.
+/// `start == 0` means "unknown": only existence is checked.
+pub fn thread_alive(pid: u32, tid: u32, start: u64) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    if std::fs::metadata(format!("/proc/{pid}/task/{tid}")).is_err() {
+        return false;
+    }
+    start == 0 || start_time(pid) == Some(start)
+}
+
+/// True while process `pid` (started at `start`, 0 = unknown) is alive.
+pub fn process_alive(pid: u32, start: u64) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match start_time(pid) {
+        None => false,
+        Some(s) => start == 0 || s == start,
+    }
+}

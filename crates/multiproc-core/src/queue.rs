@@ -1,0 +1,661 @@
+//! The message queue: a growable byte ring in one segment, shared by every
+//! process and thread that holds it. Queue, SimpleQueue, JoinableQueue and
+//! each direction of a Pipe are this type.
+//!
+//! Records are `[len: u32][tag: u32][payload, padded to 8]`, written at
+//! `tail` and read at `head` (byte counters that only grow). All changes
+//! happen under the segment's [`RobustMutex`] and are committed by one atomic
+//! store: the holder writes a complete new [`Snapshot`] into the inactive slot
+//! and then flips `active`. A process killed at any instant therefore leaves
+//! either the old or the new state, never a torn item; the next locker takes
+//! over the mutex and carries on.
+//!
+//! When a record does not fit, the ring grows: a larger ring is appended to
+//! the file, the live bytes are copied over, the commit switches to it, and
+//! the old ring is released with `FALLOC_FL_PUNCH_HOLE`. So a `put` never
+//! fails for lack of space; only `maxsize` (items) and `byte_limit` (a Pipe's
+//! buffer, which still lets one oversized message through) make it wait.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::mutex::{Acquired, RobustMutex};
+use crate::segment::{Kind, Mapping, Segment, Signal};
+use crate::waker::{self, Deadline};
+use crate::watcher::Watchable;
+
+/// Condition bit: an item may be available (or the queue was shut down).
+pub const READABLE: u32 = 1;
+/// Condition bit: there may be room for a put (or the queue was shut down).
+pub const WRITABLE: u32 = 2;
+/// Condition bit: the unfinished-task count may have reached zero.
+pub const DRAINED: u32 = 4;
+
+const PAGE: u64 = 4096;
+const REC_HEADER: u64 = 8;
+/// Largest payload of one record.
+pub const MAX_ITEM: usize = u32::MAX as usize - 16;
+/// Default initial ring size.
+pub const DEFAULT_CAPACITY: u64 = 1 << 20;
+
+/// The queue's committed state; two copies alternate (see the module doc).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snapshot {
+    /// File offset of the ring.
+    pub ring_off: u64,
+    /// Ring size in bytes (a multiple of the page size).
+    pub ring_cap: u64,
+    /// Bytes consumed so far (the next record starts at `head % ring_cap`).
+    pub head: u64,
+    /// Bytes produced so far.
+    pub tail: u64,
+    /// Items in the ring.
+    pub count: u64,
+    /// JoinableQueue: items put and not yet `task_done`.
+    pub unfinished: u64,
+    /// Length of the file (rings are appended at the end).
+    pub file_end: u64,
+    /// 0 running, 1 shut down, 2 shut down immediately.
+    pub shutdown: u64,
+}
+
+/// The shared state at the start of a queue segment.
+#[repr(C)]
+pub struct QueueState {
+    /// Guards the snapshots and the ring.
+    pub lock: RobustMutex,
+    /// Item bound, 0 for unbounded.
+    pub maxsize: u64,
+    /// Byte bound (a Pipe's buffer), 0 for none.
+    pub byte_limit: u64,
+    /// Initial ring size, kept for shrinking back.
+    pub initial_cap: u64,
+    /// 1 if every put counts an unfinished task.
+    pub joinable: u32,
+    /// Index of the committed snapshot.
+    pub active: AtomicU32,
+    /// The two snapshots, written only under `lock`.
+    pub snaps: [UnsafeCell<Snapshot>; 2],
+    /// Copy of the committed `count`, readable without the lock.
+    pub count_hint: AtomicU64,
+    /// Copy of the committed `unfinished`, readable without the lock.
+    pub unfinished_hint: AtomicU64,
+    /// Copy of the committed `shutdown`.
+    pub shutdown_hint: AtomicU32,
+    /// Copy of the committed used bytes, low 32 bits saturated (Pipe readiness).
+    pub used_hint: AtomicU32,
+    /// Bumped after every put and at shutdown.
+    pub readable: Signal,
+    /// Bumped after every get and at shutdown.
+    pub writable: Signal,
+    /// Bumped when `unfinished` reaches zero.
+    pub drained: Signal,
+    /// Free for the Pipe's end states.
+    pub user: [AtomicU32; 8],
+}
+
+// SAFETY: the snapshots (the only non-atomic fields that change) are read and
+// written only by the holder of `lock`; everything else is atomic or immutable.
+unsafe impl Sync for QueueState {}
+
+/// Options for a new queue.
+#[derive(Clone, Debug, Default)]
+pub struct QueueOptions {
+    /// Item bound, 0 for unbounded.
+    pub maxsize: u64,
+    /// Initial ring size in bytes (0: default).
+    pub capacity: u64,
+    /// A Pipe's byte bound (0: none).
+    pub byte_limit: u64,
+    /// Count unfinished tasks (JoinableQueue).
+    pub joinable: bool,
+    /// Create-or-open by this name.
+    pub name: Option<String>,
+}
+
+/// What a `get` found: the tag and the payload, possibly in two pieces (wrap).
+pub struct Record<'a> {
+    /// The tag the producer gave.
+    pub tag: u32,
+    /// First part of the payload.
+    pub a: &'a [u8],
+    /// Rest of the payload (empty unless the record wraps).
+    pub b: &'a [u8],
+}
+
+impl Record<'_> {
+    /// Payload length.
+    pub fn len(&self) -> usize {
+        self.a.len() + self.b.len()
+    }
+
+    /// True for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies the payload into `out` (which must be `len()` long).
+    pub fn copy_to(&self, out: &mut [u8]) {
+        out[..self.a.len()].copy_from_slice(self.a);
+        out[self.a.len()..].copy_from_slice(self.b);
+    }
+}
+
+fn pad8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+fn round_page(n: u64) -> u64 {
+    n.div_ceil(PAGE) * PAGE
+}
+
+/// An open queue. Operations take `&mut self`: an instance belongs to one JS
+/// thread; other threads and processes open their own from a handle.
+pub struct Queue {
+    seg: Arc<Segment>,
+    data: Option<Mapping>,
+    owner_died: bool,
+}
+
+/// Watches a queue's conditions for a [`crate::watcher::Watcher`].
+pub struct QueueWatch(Arc<Segment>);
+
+impl Watchable for QueueWatch {
+    fn ready(&self, mask: u32) -> u32 {
+        // SAFETY: the segment was created or checked as a Queue segment.
+        let s = unsafe { self.0.state::<QueueState>() };
+        s.ready(mask)
+    }
+
+    fn signal(&self, bit: u32) -> &Signal {
+        // SAFETY: as above.
+        let s = unsafe { self.0.state::<QueueState>() };
+        match bit {
+            READABLE => &s.readable,
+            WRITABLE => &s.writable,
+            _ => &s.drained,
+        }
+    }
+}
+
+impl QueueState {
+    /// Copies a committed snapshot's figures into the lock-free hints.
+    fn publish(&self, s: &Snapshot) {
+        self.count_hint.store(s.count, Ordering::SeqCst);
+        self.unfinished_hint.store(s.unfinished, Ordering::SeqCst);
+        self.shutdown_hint.store(s.shutdown as u32, Ordering::SeqCst);
+        self.used_hint.store((s.tail - s.head).min(u64::from(u32::MAX)) as u32, Ordering::SeqCst);
+    }
+
+    /// Which of `mask`'s conditions may hold now, read without the lock.
+    pub fn ready(&self, mask: u32) -> u32 {
+        let count = self.count_hint.load(Ordering::SeqCst);
+        let down = self.shutdown_hint.load(Ordering::SeqCst) != 0;
+        let mut r = 0;
+        if count > 0 || down {
+            r |= READABLE;
+        }
+        let room_items = self.maxsize == 0 || count < self.maxsize;
+        let room_bytes = self.byte_limit == 0 || (self.used_hint.load(Ordering::SeqCst) as u64) < self.byte_limit;
+        if (room_items && room_bytes) || down {
+            r |= WRITABLE;
+        }
+        if self.unfinished_hint.load(Ordering::SeqCst) == 0 {
+            r |= DRAINED;
+        }
+        r & mask
+    }
+}
+
+/// A locked queue: the snapshot being built and the commit.
+struct Txn<'q> {
+    q: &'q mut Queue,
+    snap: Snapshot,
+    /// A ring replaced by `grow`, released after the commit.
+    old_ring: Option<(u64, u64)>,
+}
+
+impl Queue {
+    /// Creates a queue, or opens the named one.
+    pub fn create(o: &QueueOptions) -> Result<Queue> {
+        let cap = round_page(if o.capacity == 0 { DEFAULT_CAPACITY } else { o.capacity }.max(PAGE));
+        if cap > (1u64 << 40) {
+            return Err(Error::Range("capacityBytes is too large".into()));
+        }
+        let mut failure: Option<Error> = None;
+        let (seg, _created) = Segment::create(Kind::Queue, std::mem::size_of::<QueueState>(), o.name.as_deref(), |seg| {
+            let ctrl_len = seg.header().ctrl_len.load(Ordering::Relaxed);
+            let ring_off = round_page(ctrl_len);
+            if let Err(e) = rustix::fs::ftruncate(seg.fd(), ring_off + cap) {
+                failure = Some(e.into());
+                return;
+            }
+            // SAFETY: a new Queue segment: its state is a QueueState.
+            let st = unsafe { seg.state::<QueueState>() } as *const QueueState as *mut QueueState;
+            // SAFETY: the segment is new and not yet visible to anyone (its magic is
+            // unset), so we are the only writer of its zero-filled state.
+            unsafe {
+                (*st).maxsize = o.maxsize;
+                (*st).byte_limit = o.byte_limit;
+                (*st).initial_cap = cap;
+                (*st).joinable = u32::from(o.joinable);
+                *(*st).snaps[0].get() = Snapshot { ring_off, ring_cap: cap, file_end: ring_off + cap, ..Default::default() };
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(Queue { seg: Arc::new(seg), data: None, owner_died: false })
+    }
+
+    /// Opens the queue a handle describes.
+    pub fn attach(h: &crate::segment::Handle) -> Result<Queue> {
+        if h.kind != Kind::Queue {
+            return Err(Error::BadHandle("handle is not a Queue handle".into()));
+        }
+        Ok(Queue { seg: Arc::new(Segment::open(h)?), data: None, owner_died: false })
+    }
+
+    /// The segment (for handles, names, watchers).
+    pub fn segment(&self) -> &Arc<Segment> {
+        &self.seg
+    }
+
+    /// A watch source for a [`crate::watcher::Watcher`].
+    pub fn watch(&self) -> Arc<dyn Watchable> {
+        Arc::new(QueueWatch(self.seg.clone()))
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &QueueState {
+        // SAFETY: the segment was created or checked as a Queue segment.
+        unsafe { self.seg.state::<QueueState>() }
+    }
+
+    /// The item bound (0: unbounded).
+    pub fn maxsize(&self) -> u64 {
+        self.state().maxsize
+    }
+
+    /// True if the last lock taken was recovered from a dead holder.
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+
+    /// The shared state, not tied to a borrow of `self`.
+    fn shared<'a>(&self) -> &'a QueueState {
+        // SAFETY: the state lives in the segment that `self.seg` keeps mapped; every
+        // caller uses the reference only while `self` (and so the Arc) is alive.
+        unsafe { &*(self.state() as *const QueueState) }
+    }
+
+    fn begin(&mut self, deadline: Deadline) -> Result<Txn<'_>> {
+        let st = self.shared();
+        match st.lock.lock(deadline) {
+            None => Err(Error::Timeout),
+            Some(a) => {
+                let idx = st.active.load(Ordering::Acquire) as usize & 1;
+                // SAFETY: we hold the lock, so nobody writes the snapshots.
+                let snap = unsafe { *st.snaps[idx].get() };
+                self.owner_died = a == Acquired::OwnerDied;
+                if self.owner_died {
+                    // The dead holder may have committed without publishing hints
+                    // or waking anyone: do both for it.
+                    st.publish(&snap);
+                    st.readable.notify_all();
+                    st.writable.notify_all();
+                    st.drained.notify_all();
+                }
+                Ok(Txn { q: self, snap, old_ring: None })
+            }
+        }
+    }
+
+    /// Reads the committed snapshot under the lock.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let t = self.begin(Deadline::FOREVER)?;
+        let s = t.snap;
+        t.abort();
+        Ok(s)
+    }
+
+    /// Items in the queue at this instant.
+    pub fn qsize(&mut self) -> Result<u64> {
+        Ok(self.snapshot()?.count)
+    }
+
+    /// Unfinished tasks (JoinableQueue) at this instant.
+    pub fn unfinished(&mut self) -> Result<u64> {
+        Ok(self.snapshot()?.unfinished)
+    }
+
+    /// True if a put would wait now.
+    pub fn is_full(&mut self) -> Result<bool> {
+        let s = self.snapshot()?;
+        Ok(self.maxsize() != 0 && s.count >= self.maxsize())
+    }
+
+    /// True once shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.state().shutdown_hint.load(Ordering::SeqCst) != 0
+    }
+
+    /// One attempt to append a record.
+    pub fn try_put(&mut self, tag: u32, data: &[u8]) -> Result<()> {
+        self.try_put_parts(tag, &[data])
+    }
+
+    /// One attempt to append a record made of several parts.
+    pub fn try_put_parts(&mut self, tag: u32, parts: &[&[u8]]) -> Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_ITEM {
+            return Err(Error::Range(format!("an item of {len} bytes is larger than the 4 GiB limit")));
+        }
+        let st = self.shared();
+        let mut t = self.begin(Deadline::FOREVER)?;
+        if t.snap.shutdown != 0 {
+            t.abort();
+            return Err(Error::ShutDown);
+        }
+        let maxsize = st.maxsize;
+        let byte_limit = st.byte_limit;
+        let need = REC_HEADER + pad8(len as u64);
+        let used = t.snap.tail - t.snap.head;
+        if (maxsize != 0 && t.snap.count >= maxsize) || (byte_limit != 0 && used > 0 && used + need > byte_limit) {
+            t.abort();
+            return Err(Error::Full);
+        }
+        if used + need > t.snap.ring_cap {
+            if let Err(e) = t.grow(used + need) {
+                t.abort();
+                return Err(e);
+            }
+        }
+        let mut hdr = [0u8; 8];
+        hdr[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        hdr[4..].copy_from_slice(&tag.to_le_bytes());
+        let mut pos = t.snap.tail;
+        t.write_at(pos, &hdr);
+        pos += REC_HEADER;
+        for p in parts {
+            t.write_at(pos, p);
+            pos += p.len() as u64;
+        }
+        t.snap.tail += need;
+        t.snap.count += 1;
+        if st.joinable != 0 {
+            t.snap.unfinished += 1;
+        }
+        t.commit();
+        let st = self.state();
+        st.readable.notify_all();
+        Ok(())
+    }
+
+    /// One attempt to take the oldest record; `take` copies it out.
+    pub fn try_get<R>(&mut self, take: impl FnOnce(Record<'_>) -> R) -> Result<R> {
+        let mut t = self.begin(Deadline::FOREVER)?;
+        if t.snap.count == 0 || t.snap.shutdown == 2 {
+            let down = t.snap.shutdown != 0;
+            t.abort();
+            return Err(if down { Error::ShutDown } else { Error::Empty });
+        }
+        let ring = t.ring_ptr();
+        let cap = t.snap.ring_cap;
+        let h = t.snap.head % cap;
+        // SAFETY: the record header never wraps (records are 8-aligned and cap is
+        // a multiple of 8) and lies inside the mapped ring.
+        let hdr = unsafe { std::slice::from_raw_parts(ring.add(h as usize), 8) };
+        let len = u64::from(u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes")));
+        let tag = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
+        let start = (h + REC_HEADER) % cap;
+        let first = len.min(cap - start);
+        // SAFETY: both pieces lie inside the ring, which we hold locked; producers
+        // only write past `tail`.
+        let (a, b) = unsafe {
+            (
+                std::slice::from_raw_parts(ring.add(start as usize), first as usize),
+                std::slice::from_raw_parts(ring, (len - first) as usize),
+            )
+        };
+        let r = take(Record { tag, a, b });
+        t.snap.head += REC_HEADER + pad8(len);
+        t.snap.count -= 1;
+        if t.snap.count == 0 {
+            // Empty: restart at the ring's start so small items stay in warm pages.
+            t.snap.head = 0;
+            t.snap.tail = 0;
+        }
+        t.commit();
+        self.state().writable.notify_all();
+        Ok(r)
+    }
+
+    /// Puts, waiting for room until `deadline`.
+    pub fn put(&mut self, tag: u32, data: &[u8], deadline: Deadline) -> Result<()> {
+        self.put_parts(tag, &[data], deadline)
+    }
+
+    /// Puts a record made of parts, waiting for room until `deadline`.
+    pub fn put_parts(&mut self, tag: u32, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
+        block(self, WRITABLE, deadline, |q| match q.try_put_parts(tag, parts) {
+            Err(Error::Full) => None,
+            r => Some(r),
+        })
+        .unwrap_or(Err(Error::Full))
+    }
+
+    /// Gets, waiting for an item until `deadline`.
+    pub fn get<R>(&mut self, deadline: Deadline, mut take: impl FnMut(Record<'_>) -> R) -> Result<R> {
+        block(self, READABLE, deadline, |q| match q.try_get(&mut take) {
+            Err(Error::Empty) => None,
+            r => Some(r),
+        })
+        .unwrap_or(Err(Error::Empty))
+    }
+
+    /// Marks one task done (JoinableQueue).
+    pub fn task_done(&mut self) -> Result<()> {
+        let mut t = self.begin(Deadline::FOREVER)?;
+        if t.snap.unfinished == 0 {
+            t.abort();
+            return Err(Error::Misuse("taskDone() called too many times".into()));
+        }
+        t.snap.unfinished -= 1;
+        let zero = t.snap.unfinished == 0;
+        t.commit();
+        if zero {
+            self.state().drained.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Waits until every task is done (JoinableQueue).
+    pub fn join(&mut self, deadline: Deadline) -> Result<()> {
+        block(self, DRAINED, deadline, |q| {
+            (q.state().unfinished_hint.load(Ordering::SeqCst) == 0).then_some(Ok(()))
+        })
+        .unwrap_or(Err(Error::Timeout))
+    }
+
+    /// Shuts the queue down; with `immediate`, discards its items (counted as done).
+    pub fn shutdown(&mut self, immediate: bool) -> Result<()> {
+        let mut t = self.begin(Deadline::FOREVER)?;
+        t.snap.shutdown = t.snap.shutdown.max(if immediate { 2 } else { 1 });
+        if immediate {
+            t.snap.unfinished = t.snap.unfinished.saturating_sub(t.snap.count);
+            t.snap.count = 0;
+            t.snap.head = 0;
+            t.snap.tail = 0;
+        }
+        t.commit();
+        let st = self.state();
+        st.readable.notify_all();
+        st.writable.notify_all();
+        st.drained.notify_all();
+        Ok(())
+    }
+
+    /// Removes a named queue's name.
+    pub fn unlink(&self) -> Result<()> {
+        self.seg.unlink()
+    }
+}
+
+/// The blocking sequence: try → spin briefly → register as sleeper → re-try →
+/// sleep until the signal moves or the deadline passes → deregister.
+/// `None` if the deadline passed.
+pub(crate) fn block<Q, R>(q: &mut Q, bit: u32, deadline: Deadline, mut attempt: impl FnMut(&mut Q) -> Option<R>) -> Option<R>
+where
+    Q: SignalSource,
+{
+    loop {
+        let s0 = q.signal(bit).seq.load(Ordering::SeqCst);
+        if let Some(r) = attempt(q) {
+            return Some(r);
+        }
+        if deadline.expired() {
+            return None;
+        }
+        // A short spin catches a partner that answers within microseconds
+        // without paying two futex syscalls and a reschedule.
+        let mut moved = false;
+        for i in 0..200 {
+            if q.signal(bit).seq.load(Ordering::Relaxed) != s0 {
+                moved = true;
+                break;
+            }
+            if i < 150 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        if moved {
+            continue;
+        }
+        let sig = q.signal(bit) as *const Signal;
+        // SAFETY: the signal lives in the segment, which `q` keeps mapped for
+        // the whole call; the reference does not outlive this iteration.
+        let sig = unsafe { &*sig };
+        sig.sleepers.fetch_add(1, Ordering::SeqCst);
+        let seen = sig.seq.load(Ordering::SeqCst);
+        let r = attempt(q);
+        if r.is_none() && !deadline.expired() {
+            waker::wait(&sig.seq, seen, deadline.remaining());
+        }
+        sig.sleepers.fetch_sub(1, Ordering::SeqCst);
+        if r.is_some() {
+            return r;
+        }
+    }
+}
+
+/// Something with condition signals to block on.
+pub(crate) trait SignalSource {
+    fn signal(&self, bit: u32) -> &Signal;
+}
+
+impl SignalSource for Queue {
+    fn signal(&self, bit: u32) -> &Signal {
+        let s = self.state();
+        match bit {
+            READABLE => &s.readable,
+            WRITABLE => &s.writable,
+            _ => &s.drained,
+        }
+    }
+}
+
+impl Txn<'_> {
+    fn ring_ptr(&mut self) -> *mut u8 {
+        let need = self.snap.file_end as usize;
+        let ok = self.q.data.as_ref().is_some_and(|m| m.len() >= need);
+        if !ok {
+            self.q.data = None;
+            self.q.data = Some(Mapping::new(self.q.seg.fd(), need).expect("cannot map queue ring"));
+        }
+        let m = self.q.data.as_ref().expect("mapped");
+        // SAFETY: ring_off + ring_cap <= file_end <= mapping length.
+        unsafe { m.ptr().add(self.snap.ring_off as usize) }
+    }
+
+    fn write_at(&mut self, pos: u64, bytes: &[u8]) {
+        let cap = self.snap.ring_cap;
+        let ring = self.ring_ptr();
+        let off = pos % cap;
+        let first = (bytes.len() as u64).min(cap - off) as usize;
+        // SAFETY: both pieces lie in the ring's free space (checked by the caller),
+        // which only the lock holder touches.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), ring.add(off as usize), first);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), ring, bytes.len() - first);
+        }
+    }
+
+    /// Moves the live bytes into a new ring of at least `min` bytes at the file's end.
+    fn grow(&mut self, min: u64) -> Result<()> {
+        let old = self.snap;
+        let new_cap = round_page(min.max(old.ring_cap * 2));
+        let new_off = round_page(old.file_end);
+        rustix::fs::ftruncate(self.q.seg.fd(), new_off + new_cap)?;
+        let used = old.tail - old.head;
+        let mut next = old;
+        next.ring_off = new_off;
+        next.ring_cap = new_cap;
+        next.file_end = new_off + new_cap;
+        next.head = 0;
+        next.tail = used;
+        self.q.data = None;
+        let m = Mapping::new(self.q.seg.fd(), next.file_end as usize)?;
+        let base = m.ptr();
+        let h = old.head % old.ring_cap;
+        let first = used.min(old.ring_cap - h);
+        // SAFETY: old and new rings are disjoint ranges of the mapping; we hold the lock.
+        unsafe {
+            let src = base.add(old.ring_off as usize);
+            let dst = base.add(new_off as usize);
+            std::ptr::copy_nonoverlapping(src.add(h as usize), dst, first as usize);
+            std::ptr::copy_nonoverlapping(src, dst.add(first as usize), (used - first) as usize);
+        }
+        self.q.data = Some(m);
+        self.snap = next;
+        self.old_ring = Some((old.ring_off, old.ring_cap));
+        Ok(())
+    }
+
+    fn commit(mut self) {
+        let st = self.q.state();
+        let cur = st.active.load(Ordering::Relaxed) as usize & 1;
+        // SAFETY: we hold the lock; the inactive slot is ours to write.
+        unsafe { *st.snaps[1 - cur].get() = self.snap };
+        st.active.store((1 - cur) as u32, Ordering::Release);
+        st.publish(&self.snap);
+        if let Some((off, len)) = self.old_ring.take() {
+            // Give the old ring's pages back; a crash before this only wastes them.
+            let _ = rustix::fs::fallocate(
+                self.q.seg.fd(),
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                off,
+                len,
+            );
+        }
+        st.lock.unlock();
+        std::mem::forget(self);
+    }
+
+    fn abort(self) {
+        self.q.state().lock.unlock();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        // Unwinding out of a transaction: leave the committed state as it was.
+        self.q.state().lock.unlock();
+    }
+}
