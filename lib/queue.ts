@@ -1,0 +1,528 @@
+/**
+ * Queue, SimpleQueue and JoinableQueue: Python's multiprocessing queues over
+ * the native shared-memory ring (`crates/multiproc-core/src/queue.rs`).
+ *
+ * A put writes the item straight into shared memory before returning (no
+ * feeder thread), so a producer may exit right after `put`. Async calls try
+ * once on the spot; if they must wait they join this object's FIFO of
+ * waiters, and one native watcher thread tells us when to retry. Sync calls
+ * block the calling thread on a futex.
+ * @packageDocumentation
+ */
+import { Empty, Full, ShutDown, TimeoutError } from './errors';
+import { native } from './native';
+import { checkInt, checkName, checkTimed, checkWait, type Wait, type WaitOptions } from './options';
+import { decode, encode, encodedTag } from './serialize';
+import { kShared, registerShared, type Handle } from './shared';
+
+type NativeQueue = InstanceType<typeof native.NativeQueue>;
+
+const READABLE = 1;
+const WRITABLE = 2;
+const DRAINED = 4;
+const OK = 0;
+const SHUT_DOWN = 2;
+
+/** Options of `new Queue(opts)`. */
+export interface QueueOptions {
+  /** Most items the queue holds; `<= 0` or omitted: unbounded. */
+  maxsize?: number;
+  /** Initial size of the shared buffer in bytes (it grows for larger items). Default 1 MiB. */
+  capacityBytes?: number;
+  /** Create-or-open a named queue that unrelated processes open by the same name. */
+  name?: string;
+}
+
+/** The structured-cloneable description of a queue; pass it to `Queue.attach`. */
+export interface QueueHandle extends Handle {
+  readonly type: 'Queue' | 'SimpleQueue' | 'JoinableQueue';
+  readonly kind: number;
+  readonly token: string;
+  readonly name?: string;
+  readonly holders: number[];
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  tag: number;
+  bytes: Uint8Array | undefined;
+}
+
+let attaching: NativeQueue | undefined;
+const kJoinable = Symbol('joinable');
+const resolved = Promise.resolve();
+
+function checkHandle(h: unknown): QueueHandle {
+  const x = h as QueueHandle;
+  if (typeof h !== 'object' || h === null || typeof x.type !== 'string' || typeof x.kind !== 'number' ||
+      typeof x.token !== 'string' || !Array.isArray(x.holders) || !x.holders.every((n) => Number.isInteger(n) && n >= 0) ||
+      (x.name !== undefined && x.name !== null && typeof x.name !== 'string')) {
+    throw new TypeError('not a queue handle');
+  }
+  if (x.type !== 'Queue' && x.type !== 'SimpleQueue' && x.type !== 'JoinableQueue') {
+    throw new TypeError(`a ${x.type} handle is not a queue handle`);
+  }
+  return x;
+}
+
+/**
+ * A FIFO queue shared by processes and threads (Python's `multiprocessing.Queue`).
+ * Items are structured-cloned; Buffers and typed arrays travel as raw bytes.
+ */
+export class Queue<T = unknown> {
+  /** @internal */
+  static [kJoinable] = false;
+  readonly #n: NativeQueue;
+  readonly #status = new Uint32Array(2);
+  #closed = false;
+  #cancelJoin = false;
+  #watching = false;
+  readonly #getters: Waiter[] = [];
+  readonly #putters: Waiter[] = [];
+  readonly #joiners: Waiter[] = [];
+  #flushers: (() => void)[] = [];
+
+  /**
+   * @param opts `maxsize` as a number, or `{ maxsize, capacityBytes, name }`.
+   * @throws TypeError/RangeError on bad options.
+   */
+  constructor(opts?: number | QueueOptions) {
+    if (attaching) {
+      this.#n = attaching;
+      attaching = undefined;
+      return;
+    }
+    let maxsize = 0;
+    let capacity = 0;
+    let name: string | undefined;
+    if (typeof opts === 'number') {
+      if (Number.isNaN(opts)) throw new RangeError('maxsize must not be NaN');
+      maxsize = opts;
+    } else if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new TypeError('options must be a number or an object');
+      if (opts.maxsize !== undefined) {
+        if (typeof opts.maxsize !== 'number') throw new TypeError('maxsize must be a number');
+        if (Number.isNaN(opts.maxsize)) throw new RangeError('maxsize must not be NaN');
+        maxsize = opts.maxsize;
+      }
+      if (opts.capacityBytes !== undefined) capacity = checkInt(opts.capacityBytes, 'capacityBytes', 1, 2 ** 40);
+      name = checkName(opts.name);
+    }
+    if (maxsize !== Infinity && maxsize > 0) maxsize = checkInt(Math.floor(maxsize), 'maxsize', 0);
+    if (maxsize === Infinity || maxsize < 0) maxsize = 0;
+    const joinable = (new.target as unknown as { [kJoinable]: boolean })[kJoinable];
+    this.#n = native.NativeQueue.create(this.#status, maxsize, capacity, 0, joinable, name);
+  }
+
+  /**
+   * Opens the queue a `handle` describes, in this process or thread.
+   * @throws TypeError for a malformed handle; Error (`ERR_MULTIPROC_BAD_HANDLE`) for a stale or forged one.
+   */
+  static attach<T = unknown>(handle: QueueHandle): Queue<T> {
+    const h = checkHandle(handle);
+    const n = native.NativeQueue.attach(new Uint32Array(2), {
+      kind: h.kind,
+      token: h.token,
+      name: h.name ?? undefined,
+      holders: h.holders,
+    });
+    const cls = h.type === 'JoinableQueue' ? JoinableQueue : h.type === 'SimpleQueue' ? SimpleQueue : Queue;
+    const Ctor = this === Queue ? cls : this;
+    attaching = n;
+    try {
+      return new Ctor() as Queue<T>;
+    } finally {
+      attaching = undefined;
+    }
+  }
+
+  /** Marks this as a shareable object. @internal */
+  get [kShared](): true {
+    return true;
+  }
+
+  /** A plain, structured-cloneable description for `Queue.attach` in another process or thread. */
+  get handle(): QueueHandle {
+    return { type: this.#type(), ...this.#n.handle() } as QueueHandle;
+  }
+
+  #type(): QueueHandle['type'] {
+    return this instanceof JoinableQueue ? 'JoinableQueue' : this instanceof SimpleQueue ? 'SimpleQueue' : 'Queue';
+  }
+
+  /** The item bound (0: unbounded). */
+  get maxsize(): number {
+    return this.#n.maxsize;
+  }
+
+  #checkPut(): void {
+    if (this.#closed) throw new Error('Queue is closed: this handle can put no more');
+  }
+
+  /**
+   * Puts an item, waiting for room if the queue is full (unless `block: false`).
+   * Rejects with `Full` on timeout or when not blocking, `ShutDown` after `shutdown()`,
+   * `DataCloneError` for a value that cannot be cloned (nothing is enqueued).
+   */
+  put(item: T, opts?: WaitOptions): Promise<void> {
+    try {
+      const o = checkWait(opts);
+      this.#checkPut();
+      if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+      const bytes = encode(item);
+      const tag = encodedTag;
+      if (this.#putters.length === 0) {
+        const r = this.#n.put(tag, bytes, 0);
+        if (r === OK) return resolved;
+        if (r === SHUT_DOWN) throw new ShutDown();
+        if (o.timeout === 0) throw new Full();
+      }
+      // The caller may change its buffer while we wait: keep a copy.
+      return this.#wait(this.#putters, o, WRITABLE, tag, Buffer.from(bytes)) as Promise<void>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Puts an item, blocking the calling thread while the queue is full.
+   * @throws Full on timeout / `block: false`; ShutDown; DataCloneError.
+   */
+  putSync(item: T, opts?: WaitOptions): void {
+    const o = checkWait(opts);
+    this.#checkPut();
+    const bytes = encode(item);
+    const r = this.#n.put(encodedTag, bytes, o.timeout);
+    if (r === OK) return;
+    throw r === SHUT_DOWN ? new ShutDown() : new Full();
+  }
+
+  /** `putSync(item, { block: false })`. */
+  putNowait(item: T): void {
+    this.#checkPut();
+    const bytes = encode(item);
+    const r = this.#n.put(encodedTag, bytes, 0);
+    if (r === OK) return;
+    throw r === SHUT_DOWN ? new ShutDown() : new Full();
+  }
+
+  /**
+   * Takes the oldest item, waiting for one if the queue is empty (unless `block: false`).
+   * Rejects with `Empty` on timeout or when not blocking, `ShutDown` once shut down and drained.
+   */
+  get(opts?: WaitOptions): Promise<T> {
+    try {
+      const o = checkWait(opts);
+      if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+      if (this.#getters.length === 0) {
+        const b = this.#n.get(0);
+        if (b !== null) return Promise.resolve(decode(this.#status[0], b) as T);
+        if (this.#status[1] === SHUT_DOWN) throw new ShutDown();
+        if (o.timeout === 0) throw new Empty();
+      }
+      return this.#wait(this.#getters, o, READABLE, 0, undefined) as Promise<T>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Takes the oldest item, blocking the calling thread while the queue is empty.
+   * @throws Empty on timeout / `block: false`; ShutDown once shut down and drained.
+   */
+  getSync(opts?: WaitOptions): T {
+    const o = checkWait(opts);
+    const b = this.#n.get(o.timeout);
+    if (b !== null) return decode(this.#status[0], b) as T;
+    throw this.#status[1] === SHUT_DOWN ? new ShutDown() : new Empty();
+  }
+
+  /** `getSync({ block: false })`. */
+  getNowait(): T {
+    const b = this.#n.get(0);
+    if (b !== null) return decode(this.#status[0], b) as T;
+    throw this.#status[1] === SHUT_DOWN ? new ShutDown() : new Empty();
+  }
+
+  /** Items in the queue at the instant of the call (all processes). */
+  qsize(): number {
+    return this.#n.qsize();
+  }
+
+  /** True if the queue holds no item at the instant of the call. */
+  empty(): boolean {
+    return this.#n.qsize() === 0;
+  }
+
+  /** True if a put would wait at the instant of the call. */
+  full(): boolean {
+    return this.#n.full();
+  }
+
+  /** This handle will put no more; items already put stay in the queue. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Resolves once this handle's pending puts are all in shared memory
+   * (at once if none are pending). Call `close()` first, as in Python.
+   */
+  joinThread(): Promise<void> {
+    if (!this.#closed) return Promise.reject(new Error('Queue is not closed: call close() before joinThread()'));
+    if (this.#putters.length === 0 || this.#cancelJoin) return resolved;
+    return new Promise((resolve) => this.#flushers.push(resolve));
+  }
+
+  /** `joinThread()` no longer waits, and pending puts no longer keep the process alive. */
+  cancelJoinThread(): void {
+    this.#cancelJoin = true;
+    this.#flush();
+    this.#rearm();
+  }
+
+  /**
+   * Shuts the queue down in every process: later puts fail with `ShutDown`;
+   * gets drain what is left, then fail. `immediate` discards the items (counted as done).
+   */
+  shutdown(opts?: { immediate?: boolean }): void {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new TypeError('options must be an object');
+    const immediate = opts?.immediate ?? false;
+    if (typeof immediate !== 'boolean') throw new TypeError('immediate must be a boolean');
+    this.#n.shutdown(immediate);
+    this.#onReady(READABLE | WRITABLE | DRAINED);
+  }
+
+  /** Removes a named queue's name; its memory goes when no process holds it. */
+  unlink(): void {
+    this.#n.unlink();
+  }
+
+  /** Yields items as they arrive until the queue is shut down and drained. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let item: T;
+      try {
+        item = await this.get();
+      } catch (e) {
+        if (e instanceof ShutDown) return;
+        throw e;
+      }
+      yield item;
+    }
+  }
+
+  /** Unfinished tasks (JoinableQueue). @internal */
+  protected _unfinished(): number {
+    return this.#n.unfinished();
+  }
+
+  /** @internal */
+  protected _taskDone(): void {
+    this.#n.taskDone();
+  }
+
+  /** @internal */
+  protected _join(opts: unknown): Promise<void> {
+    try {
+      const o = checkTimed(opts);
+      if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+      if (this.#n.unfinished() === 0) return resolved;
+      if (o.timeout === 0) throw new TimeoutError('join() timed out');
+      return this.#wait(this.#joiners, o, DRAINED, 0, undefined) as Promise<void>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** @internal */
+  protected _joinSync(opts: unknown): void {
+    const o = checkTimed(opts);
+    if (!this.#n.join(o.timeout)) throw new TimeoutError('joinSync() timed out');
+  }
+
+  #wait(list: Waiter[], o: Wait, bit: number, tag: number, bytes: Uint8Array | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined, signal: o.signal, onAbort: undefined, tag, bytes };
+      if (o.timeout !== undefined) {
+        const err = bit === READABLE ? Empty : bit === WRITABLE ? Full : TimeoutError;
+        w.timer = setTimeout(() => this.#drop(list, w, new err()), o.timeout);
+      }
+      if (o.signal) {
+        const signal = o.signal;
+        w.onAbort = () => this.#drop(list, w, signal.reason);
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      list.push(w);
+      if (!this.#watching) {
+        this.#n.watch((mask: number) => this.#onReady(mask));
+        this.#watching = true;
+      }
+      this.#rearm();
+    });
+  }
+
+  #settle(w: Waiter): void {
+    if (w.timer) clearTimeout(w.timer);
+    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+  }
+
+  #drop(list: Waiter[], w: Waiter, err: unknown): void {
+    const i = list.indexOf(w);
+    if (i < 0) return;
+    list.splice(i, 1);
+    this.#settle(w);
+    w.reject(err);
+    if (list === this.#putters) this.#flush();
+    this.#rearm();
+  }
+
+  #onReady(mask: number): void {
+    if (mask & READABLE) this.#serveGetters();
+    if (mask & WRITABLE) this.#servePutters();
+    if (mask & DRAINED) this.#serveJoiners();
+    this.#rearm();
+  }
+
+  #serveGetters(): void {
+    const list = this.#getters;
+    while (list.length > 0) {
+      let b: Buffer | null;
+      try {
+        b = this.#n.get(0);
+      } catch (e) {
+        this.#failAll(list, e);
+        return;
+      }
+      if (b === null) {
+        if (this.#status[1] === SHUT_DOWN) this.#failAll(list, new ShutDown());
+        return;
+      }
+      const w = list.shift()!;
+      this.#settle(w);
+      try {
+        w.resolve(decode(this.#status[0], b));
+      } catch (e) {
+        w.reject(e);
+      }
+    }
+  }
+
+  #servePutters(): void {
+    const list = this.#putters;
+    while (list.length > 0) {
+      const w = list[0];
+      let r: number;
+      try {
+        r = this.#n.put(w.tag, w.bytes!, 0);
+      } catch (e) {
+        list.shift();
+        this.#settle(w);
+        w.reject(e);
+        continue;
+      }
+      if (r === OK) {
+        list.shift();
+        this.#settle(w);
+        w.resolve(undefined);
+      } else if (r === SHUT_DOWN) {
+        this.#failAll(list, new ShutDown());
+      } else {
+        break;
+      }
+    }
+    this.#flush();
+  }
+
+  #serveJoiners(): void {
+    if (this.#joiners.length === 0 || this.#n.unfinished() !== 0) return;
+    const list = this.#joiners.splice(0);
+    for (const w of list) {
+      this.#settle(w);
+      w.resolve(undefined);
+    }
+  }
+
+  #failAll(list: Waiter[], err: unknown): void {
+    for (const w of list.splice(0)) {
+      this.#settle(w);
+      w.reject(err);
+    }
+  }
+
+  #flush(): void {
+    if (this.#flushers.length > 0 && (this.#putters.length === 0 || this.#cancelJoin)) {
+      for (const f of this.#flushers.splice(0)) f();
+    }
+  }
+
+  /** Arms the watcher for what is still pending and holds the event loop open only while needed. */
+  #rearm(): void {
+    if (!this.#watching) return;
+    const mask = (this.#getters.length ? READABLE : 0) | (this.#putters.length ? WRITABLE : 0) |
+      (this.#joiners.length ? DRAINED : 0);
+    this.#n.disarm(~mask & 7);
+    if (mask) this.#n.arm(mask);
+    const keepAlive = this.#getters.length > 0 || this.#joiners.length > 0 ||
+      (this.#putters.length > 0 && !this.#cancelJoin);
+    this.#n.setRef(keepAlive);
+  }
+}
+
+/** A simpler queue (Python's `SimpleQueue`): `put`, `get`, `empty`, `close`, sync and async. */
+export class SimpleQueue<T = unknown> extends Queue<T> {
+  /** @param opts `{ name }` to create-or-open a named queue. */
+  constructor(opts?: { name?: string; capacityBytes?: number }) {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new TypeError('options must be an object');
+    super(opts === undefined ? undefined : { name: opts.name, capacityBytes: opts.capacityBytes });
+  }
+
+  /** Opens a SimpleQueue from its handle. */
+  static override attach<T = unknown>(handle: QueueHandle): SimpleQueue<T> {
+    return Queue.attach.call(SimpleQueue, handle) as SimpleQueue<T>;
+  }
+}
+
+/**
+ * A Queue whose consumers acknowledge items with `taskDone()`; `join()` waits
+ * until every item put has been acknowledged. The count is shared by every
+ * process and changes in the same native operation as the `put`.
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /** @internal */
+  static override [kJoinable] = true;
+
+  /** Opens a JoinableQueue from its handle. */
+  static override attach<T = unknown>(handle: QueueHandle): JoinableQueue<T> {
+    if (checkHandle(handle).type !== 'JoinableQueue') throw new TypeError(`a ${handle.type} handle is not a JoinableQueue handle`);
+    return Queue.attach.call(JoinableQueue, handle) as JoinableQueue<T>;
+  }
+
+  /** Marks one item taken with `get` as processed. Throws if called more times than items were put. */
+  taskDone(): void {
+    this._taskDone();
+  }
+
+  /** Resolves once every item put has been marked done. Rejects with `TimeoutError` on timeout. */
+  join(opts?: { timeout?: number; signal?: AbortSignal }): Promise<void> {
+    return this._join(opts);
+  }
+
+  /** Blocks until every item put has been marked done. @throws TimeoutError */
+  joinSync(opts?: { timeout?: number }): void {
+    this._joinSync(opts);
+  }
+
+  /** Unfinished tasks at the instant of the call. */
+  unfinishedTasks(): number {
+    return this._unfinished();
+  }
+}
+
+registerShared('Queue', (h) => Queue.attach(h as QueueHandle));
+registerShared('SimpleQueue', (h) => SimpleQueue.attach(h as QueueHandle));
+registerShared('JoinableQueue', (h) => JoinableQueue.attach(h as QueueHandle));

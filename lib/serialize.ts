@@ -1,0 +1,202 @@
+/**
+ * Items to bytes and back. General values use V8's structured clone
+ * (`v8.serialize`); a Buffer, typed array, DataView or ArrayBuffer skips the
+ * serializer and travels as raw bytes with a tag saying what to rebuild.
+ * Shared objects inside an item are replaced by their handles and attached
+ * again on arrival.
+ * @internal
+ * @packageDocumentation
+ */
+import * as v8 from 'node:v8';
+
+import { DataCloneError } from './errors';
+import { isShared, revive, type Handle } from './shared';
+
+const TAG_V8 = 0;
+const TAG_BUFFER = 1;
+const TAG_V8_SHARED = 2;
+const TAG_ARRAYBUFFER = 3;
+const TAG_SHARED = 4;
+const TAG_VIEW = 16;
+
+type ViewCtor = { new (b: ArrayBufferLike, off: number, len: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };
+const views: ViewCtor[] = [
+  Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView,
+] as unknown as ViewCtor[];
+
+/** Key that marks a handle standing in for a shared object inside an item. */
+const MARK = '\u0000multiproc.shared';
+
+/** The tag of the last `encode`. */
+export let encodedTag = 0;
+
+function clone(v: unknown): Buffer {
+  try {
+    return v8.serialize(v);
+  } catch (e) {
+    throw new DataCloneError((e as Error).message, { cause: e });
+  }
+}
+
+/** Encodes an item; the tag is left in `encodedTag`. */
+export function encode(v: unknown): Uint8Array {
+  if (typeof v === 'object' && v !== null) {
+    if (ArrayBuffer.isView(v)) {
+      if (Buffer.isBuffer(v)) {
+        encodedTag = TAG_BUFFER;
+        return v;
+      }
+      const i = views.indexOf(v.constructor as ViewCtor);
+      if (i >= 0) {
+        encodedTag = TAG_VIEW + i;
+        return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      }
+    } else if (v instanceof ArrayBuffer) {
+      encodedTag = TAG_ARRAYBUFFER;
+      return new Uint8Array(v);
+    } else if (isShared(v)) {
+      encodedTag = TAG_SHARED;
+      return clone(v.handle);
+    } else if (containsShared(v)) {
+      encodedTag = TAG_V8_SHARED;
+      return clone(replaceShared(v, new Map()));
+    }
+  }
+  encodedTag = TAG_V8;
+  return clone(v);
+}
+
+/** Decodes the bytes of an item with its tag. */
+export function decode(tag: number, b: Buffer): unknown {
+  switch (tag) {
+    case TAG_V8:
+      return v8.deserialize(b);
+    case TAG_BUFFER:
+      return b;
+    case TAG_ARRAYBUFFER:
+      return b.buffer.byteLength === b.length ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+    case TAG_SHARED:
+      return revive(v8.deserialize(b) as Handle);
+    case TAG_V8_SHARED:
+      return reviveShared(v8.deserialize(b), new Map());
+    default: {
+      const ctor = views[tag - TAG_VIEW];
+      if (!ctor) throw new TypeError(`unknown item tag ${tag}`);
+      const size = ctor.BYTES_PER_ELEMENT ?? 1;
+      // Buffers from the addon start at offset 0; copy if ever misaligned.
+      const src = b.byteOffset % size === 0 ? b : Buffer.from(b);
+      return new ctor(src.buffer, src.byteOffset, src.length / size);
+    }
+  }
+}
+
+function isPlain(v: object): boolean {
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+let budget = 0;
+
+/** True if plain data holds a shared object. Walks without a visited set (no
+ * allocation on the hot path) for up to 4096 nodes and depth 64; past that
+ * (large, deep or cyclic data) walks again with one. */
+function containsShared(root: object): boolean {
+  budget = 4096;
+  const fast = walk(root, 0, undefined);
+  return fast ?? walk(root, 0, new Set()) === true;
+}
+
+/** true/false, or undefined when the fast walk ran out of budget. */
+function walk(v: object, depth: number, seen: Set<object> | undefined): boolean | undefined {
+  if (seen) {
+    if (seen.has(v)) return false;
+    seen.add(v);
+  } else if (--budget < 0 || depth > 64) {
+    return undefined;
+  }
+  if (isShared(v)) return true;
+  const d = depth + 1;
+  let r: boolean | undefined = false;
+  const visit = (x: unknown): boolean => {
+    if (typeof x === 'object' && x !== null) {
+      const y = walk(x, d, seen);
+      if (y !== false) {
+        r = y;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (Array.isArray(v)) {
+    for (const x of v) if (visit(x)) break;
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) if (visit(k) || visit(x)) break;
+  } else if (v instanceof Set) {
+    for (const x of v) if (visit(x)) break;
+  } else if (isPlain(v)) {
+    for (const k in v) if (visit((v as Record<string, unknown>)[k])) break;
+  }
+  return r;
+}
+
+function replaceShared(v: unknown, done: Map<object, unknown>): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (done.has(v)) return done.get(v);
+  if (isShared(v)) {
+    const m = { [MARK]: v.handle };
+    done.set(v, m);
+    return m;
+  }
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    done.set(v, out);
+    for (const x of v) out.push(replaceShared(x, done));
+    return out;
+  }
+  if (v instanceof Map) {
+    const out = new Map();
+    done.set(v, out);
+    for (const [k, x] of v) out.set(replaceShared(k, done), replaceShared(x, done));
+    return out;
+  }
+  if (v instanceof Set) {
+    const out = new Set();
+    done.set(v, out);
+    for (const x of v) out.add(replaceShared(x, done));
+    return out;
+  }
+  if (isPlain(v)) {
+    const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(v));
+    done.set(v, out);
+    for (const k in v) out[k] = replaceShared((v as Record<string, unknown>)[k], done);
+    return out;
+  }
+  return v;
+}
+
+function reviveShared(v: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (seen.has(v)) return seen.get(v);
+  seen.set(v, v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = reviveShared(v[i], seen);
+  } else if (v instanceof Map) {
+    const entries = [...v];
+    v.clear();
+    for (const [k, x] of entries) v.set(reviveShared(k, seen), reviveShared(x, seen));
+  } else if (v instanceof Set) {
+    const items = [...v];
+    v.clear();
+    for (const x of items) v.add(reviveShared(x, seen));
+  } else if (isPlain(v)) {
+    const o = v as Record<string, unknown>;
+    if (MARK in o) {
+      const obj = revive(o[MARK] as Handle);
+      seen.set(v, obj);
+      return obj;
+    }
+    for (const k in o) o[k] = reviveShared(o[k], seen);
+  }
+  return v;
+}
