@@ -1,0 +1,65 @@
+/**
+ * Test helpers: start real child processes and worker threads from compiled
+ * fixtures, wait for their exit, and make sure none outlives its test.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+const live = new Set<ChildProcess>();
+const workers = new Set<Worker>();
+
+/** Path of a compiled fixture (`__test__/fixtures/<name>.ts`). */
+export function fixture(name: string): string {
+  return path.join(__dirname, 'fixtures', `${name}.js`);
+}
+
+/** Forks a fixture with JSON-encoded arguments; the child gets them as `process.argv[2]`. */
+export function forkFixture(name: string, arg: unknown, opts: { silent?: boolean } = {}): ChildProcess {
+  const child = fork(fixture(name), [JSON.stringify(arg)], { stdio: opts.silent ? 'pipe' : 'inherit', serialization: 'advanced' });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Starts a fixture in a worker thread; it gets `arg` as `workerData`. */
+export function startWorker(name: string, arg: unknown): Worker {
+  const w = new Worker(fixture(name), { workerData: arg });
+  workers.add(w);
+  w.once('exit', () => workers.delete(w));
+  return w;
+}
+
+/** Resolves with the exit code and signal of a child or worker. */
+export function exited(p: ChildProcess | Worker): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (p instanceof Worker) {
+    return new Promise((resolve, reject) => {
+      p.once('error', reject);
+      p.once('exit', (code) => resolve({ code, signal: null }));
+    });
+  }
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve({ code: p.exitCode, signal: p.signalCode });
+  return new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Kills every child and worker a test left running (call from `test.afterEach.always`). */
+export async function reap(): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const c of live) {
+    waits.push(exited(c));
+    c.kill('SIGKILL');
+  }
+  for (const w of workers) waits.push(w.terminate());
+  await Promise.all(waits);
+}
+
+/** Names of this package's entries in /dev/shm. */
+export function shmEntries(): string[] {
+  return fs.readdirSync('/dev/shm').filter((n) => n.startsWith('multiproc-')).sort();
+}
+
+/** A name unique to this test run, for named objects. */
+export function uniqueName(tag: string): string {
+  return `test-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
