@@ -12,6 +12,12 @@ pub enum Error {
     Full,
     /// The queue was shut down (and, for `get`, is drained).
     ShutDown,
+    /// A pipe's peer end is closed everywhere (or its holders died) and nothing is left.
+    Eof,
+    /// A send to a pipe whose receiving end is closed everywhere.
+    BrokenPipe,
+    /// This connection end was closed.
+    Closed,
     /// A wait other than get/put ran out of time.
     Timeout,
     /// Misuse that Python reports as `ValueError` (e.g. too many `task_done`).
@@ -34,6 +40,9 @@ impl fmt::Display for Error {
             Error::Full => f.write_str("queue is full"),
             Error::ShutDown => f.write_str("queue is shut down"),
             Error::Timeout => f.write_str("timed out"),
+            Error::Eof => f.write_str("the other end of the pipe is closed"),
+            Error::BrokenPipe => f.write_str("broken pipe: the receiving end is closed"),
+            Error::Closed => f.write_str("the connection is closed"),
             Error::Misuse(m) | Error::BadHandle(m) | Error::Range(m) => f.write_str(m),
             Error::Io(e) => write!(f, "{e}"),
         }

@@ -7,9 +7,11 @@
 //! callers park a [`watcher::Watcher`] thread instead of a thread-pool thread.
 //! This crate knows nothing of N-API; `multiproc-napi` only converts.
 
+pub mod ends;
 pub mod error;
 pub mod mutex;
 pub mod owner;
+pub mod pipe;
 pub mod queue;
 pub mod segment;
 pub mod waker;

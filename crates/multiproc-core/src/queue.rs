@@ -20,6 +20,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::ends::HolderTable;
 use crate::error::{Error, Result};
 use crate::mutex::{Acquired, RobustMutex};
 use crate::segment::{Kind, Mapping, Segment, Signal};
@@ -93,8 +94,10 @@ pub struct QueueState {
     pub writable: Signal,
     /// Bumped when `unfinished` reaches zero.
     pub drained: Signal,
-    /// Free for the Pipe's end states.
-    pub user: [AtomicU32; 8],
+    /// Pipe: processes holding the sending end.
+    pub writers: HolderTable,
+    /// Pipe: processes holding the receiving end.
+    pub readers: HolderTable,
 }
 
 // SAFETY: the snapshots (the only non-atomic fields that change) are read and
@@ -508,7 +511,22 @@ impl Queue {
 /// The blocking sequence: try → spin briefly → register as sleeper → re-try →
 /// sleep until the signal moves or the deadline passes → deregister.
 /// `None` if the deadline passed.
-pub(crate) fn block<Q, R>(q: &mut Q, bit: u32, deadline: Deadline, mut attempt: impl FnMut(&mut Q) -> Option<R>) -> Option<R>
+pub(crate) fn block<Q, R>(q: &mut Q, bit: u32, deadline: Deadline, attempt: impl FnMut(&mut Q) -> Option<R>) -> Option<R>
+where
+    Q: SignalSource,
+{
+    block_sliced(q, bit, deadline, None, attempt)
+}
+
+/// [`block`], waking at least every `slice` to re-run `attempt` (for
+/// conditions no one signals, such as a peer process dying).
+pub(crate) fn block_sliced<Q, R>(
+    q: &mut Q,
+    bit: u32,
+    deadline: Deadline,
+    slice: Option<std::time::Duration>,
+    mut attempt: impl FnMut(&mut Q) -> Option<R>,
+) -> Option<R>
 where
     Q: SignalSource,
 {
@@ -545,7 +563,11 @@ where
         let seen = sig.seq.load(Ordering::SeqCst);
         let r = attempt(q);
         if r.is_none() && !deadline.expired() {
-            waker::wait(&sig.seq, seen, deadline.remaining());
+            let limit = match slice {
+                Some(c) => Some(deadline.capped(c)),
+                None => deadline.remaining(),
+            };
+            waker::wait(&sig.seq, seen, limit);
         }
         sig.sleepers.fetch_sub(1, Ordering::SeqCst);
         if r.is_some() {

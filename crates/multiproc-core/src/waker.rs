@@ -78,8 +78,9 @@ pub struct Watch<'a> {
     pub private: bool,
 }
 
-/// Sleeps until any watched word changes or is woken (`futex_waitv`, Linux ≥ 5.16).
-pub fn wait_any(watches: &[Watch<'_>]) {
+/// Sleeps until any watched word changes or is woken (`futex_waitv`, Linux ≥ 5.16),
+/// at most `limit`.
+pub fn wait_any(watches: &[Watch<'_>], limit: Option<Duration>) {
     let waits: Vec<futex::Wait> = watches
         .iter()
         .map(|w| {
@@ -94,5 +95,11 @@ pub fn wait_any(watches: &[Watch<'_>]) {
             x
         })
         .collect();
-    let _ = futex::waitv(&waits, futex::WaitvFlags::empty(), None, rustix::thread::ClockId::Monotonic);
+    // futex_waitv takes an absolute deadline on the given clock.
+    let abs = limit.map(|d| {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let total = Duration::new(now.tv_sec as u64, now.tv_nsec as u32) + d;
+        timespec(total)
+    });
+    let _ = futex::waitv(&waits, futex::WaitvFlags::empty(), abs.as_ref(), rustix::thread::ClockId::Monotonic);
 }

@@ -20,6 +20,10 @@ pub trait Watchable: Send + Sync + 'static {
     fn ready(&self, mask: u32) -> u32;
     /// The signal bumped when condition `bit` may have become true.
     fn signal(&self, bit: u32) -> &Signal;
+    /// How often to re-check conditions that nobody signals (a peer dying); `None`: never.
+    fn recheck(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 struct Control {
@@ -110,7 +114,7 @@ fn run(c: &Control, src: &dyn Watchable, notify: &dyn Fn(u32)) {
                 .map(|(s, &v)| Watch { word: &s.seq, expected: v, private: false })
                 .collect();
             watches.push(Watch { word: &c.kick, expected: kick_seen, private: false });
-            waker::wait_any(&watches);
+            waker::wait_any(&watches, src.recheck());
         }
         for s in &signals {
             s.sleepers.fetch_sub(1, Ordering::SeqCst);
