@@ -6,6 +6,7 @@
 export {
   AuthenticationError,
   BrokenBarrierError,
+  BrokenPipeError,
   BufferTooShort,
   DataCloneError,
   Empty,
@@ -18,6 +19,8 @@ export {
   WorkerExitedError,
 } from './lib/errors';
 export type { WaitOptions } from './lib/options';
+export { Connection, Pipe, wait } from './lib/pipe';
+export type { ConnectionHandle, SignalOptions } from './lib/pipe';
 export { JoinableQueue, Queue, SimpleQueue } from './lib/queue';
 export type { QueueHandle, QueueOptions } from './lib/queue';
 export type { Handle } from './lib/shared';

@@ -44,6 +44,13 @@ export class EOFError extends MultiprocError {
   }
 }
 
+/** `send` on a pipe whose receiving end is closed in every process (or whose holders died). */
+export class BrokenPipeError extends MultiprocError {
+  constructor(message = 'broken pipe: the receiving end is closed') {
+    super(message, 'EPIPE');
+  }
+}
+
 /** `recvBytesInto` with a buffer too small; the whole message is in `data`. */
 export class BufferTooShort extends MultiprocError {
   /** The whole message, which is not delivered again. */

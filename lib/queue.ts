@@ -11,9 +11,10 @@
  */
 import { Empty, Full, ShutDown, TimeoutError } from './errors';
 import { native } from './native';
-import { checkInt, checkName, checkTimed, checkWait, type Wait, type WaitOptions } from './options';
+import { checkInt, checkName, checkTimed, checkWait, type WaitOptions } from './options';
 import { decode, encode, encodedTag } from './serialize';
 import { kShared, registerShared, type Handle } from './shared';
+import { kPoll, kPollNow, WaitSet } from './waiters';
 
 type NativeQueue = InstanceType<typeof native.NativeQueue>;
 
@@ -22,6 +23,9 @@ const WRITABLE = 2;
 const DRAINED = 4;
 const OK = 0;
 const SHUT_DOWN = 2;
+/** Marks pending gets (TAKE) and non-consuming polls for `wait()` (PEEK). */
+const TAKE = 0;
+const PEEK = 1;
 
 /** Options of `new Queue(opts)`. */
 export interface QueueOptions {
@@ -42,25 +46,24 @@ export interface QueueHandle extends Handle {
   readonly holders: number[];
 }
 
-interface Waiter {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  tag: number;
-  bytes: Uint8Array | undefined;
-}
-
-let attaching: NativeQueue | undefined;
+let attaching: { n: NativeQueue; status: Uint32Array } | undefined;
 const kJoinable = Symbol('joinable');
 const resolved = Promise.resolve();
+
+/** A name `checkName` accepts: anything else in a handle means the handle is malformed. */
+function validName(n: unknown): boolean {
+  try {
+    return checkName(n) !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 function checkHandle(h: unknown): QueueHandle {
   const x = h as QueueHandle;
   if (typeof h !== 'object' || h === null || typeof x.type !== 'string' || typeof x.kind !== 'number' ||
       typeof x.token !== 'string' || !Array.isArray(x.holders) || !x.holders.every((n) => Number.isInteger(n) && n >= 0) ||
-      (x.name !== undefined && x.name !== null && typeof x.name !== 'string')) {
+      (x.name !== undefined && x.name !== null && !validName(x.name))) {
     throw new TypeError('not a queue handle');
   }
   if (x.type !== 'Queue' && x.type !== 'SimpleQueue' && x.type !== 'JoinableQueue') {
@@ -77,13 +80,13 @@ export class Queue<T = unknown> {
   /** @internal */
   static [kJoinable] = false;
   readonly #n: NativeQueue;
-  readonly #status = new Uint32Array(2);
+  readonly #status: Uint32Array;
   #closed = false;
   #cancelJoin = false;
-  #watching = false;
-  readonly #getters: Waiter[] = [];
-  readonly #putters: Waiter[] = [];
-  readonly #joiners: Waiter[] = [];
+  readonly #waits = new WaitSet(
+    (cb) => native.NativeWatch.queue(this.#n, cb),
+    (mask) => this.#serve(mask),
+  );
   #flushers: (() => void)[] = [];
 
   /**
@@ -92,7 +95,8 @@ export class Queue<T = unknown> {
    */
   constructor(opts?: number | QueueOptions) {
     if (attaching) {
-      this.#n = attaching;
+      this.#n = attaching.n;
+      this.#status = attaching.status;
       attaching = undefined;
       return;
     }
@@ -115,6 +119,7 @@ export class Queue<T = unknown> {
     if (maxsize !== Infinity && maxsize > 0) maxsize = checkInt(Math.floor(maxsize), 'maxsize', 0);
     if (maxsize === Infinity || maxsize < 0) maxsize = 0;
     const joinable = (new.target as unknown as { [kJoinable]: boolean })[kJoinable];
+    this.#status = new Uint32Array(2);
     this.#n = native.NativeQueue.create(this.#status, maxsize, capacity, 0, joinable, name);
   }
 
@@ -124,7 +129,8 @@ export class Queue<T = unknown> {
    */
   static attach<T = unknown>(handle: QueueHandle): Queue<T> {
     const h = checkHandle(handle);
-    const n = native.NativeQueue.attach(new Uint32Array(2), {
+    const status = new Uint32Array(2);
+    const n = native.NativeQueue.attach(status, {
       kind: h.kind,
       token: h.token,
       name: h.name ?? undefined,
@@ -132,7 +138,7 @@ export class Queue<T = unknown> {
     });
     const cls = h.type === 'JoinableQueue' ? JoinableQueue : h.type === 'SimpleQueue' ? SimpleQueue : Queue;
     const Ctor = this === Queue ? cls : this;
-    attaching = n;
+    attaching = { n, status };
     try {
       return new Ctor() as Queue<T>;
     } finally {
@@ -175,14 +181,14 @@ export class Queue<T = unknown> {
       if (o.signal?.aborted) return Promise.reject(o.signal.reason);
       const bytes = encode(item);
       const tag = encodedTag;
-      if (this.#putters.length === 0) {
+      if (!this.#waits.pending(WRITABLE)) {
         const r = this.#n.put(tag, bytes, 0);
         if (r === OK) return resolved;
         if (r === SHUT_DOWN) throw new ShutDown();
         if (o.timeout === 0) throw new Full();
       }
       // The caller may change its buffer while we wait: keep a copy.
-      return this.#wait(this.#putters, o, WRITABLE, tag, Buffer.from(bytes)) as Promise<void>;
+      return this.#waits.add(WRITABLE, o, () => new Full(), { tag, bytes: Buffer.from(bytes) }) as Promise<void>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -218,13 +224,13 @@ export class Queue<T = unknown> {
     try {
       const o = checkWait(opts);
       if (o.signal?.aborted) return Promise.reject(o.signal.reason);
-      if (this.#getters.length === 0) {
+      if (!this.#waits.pending(READABLE)) {
         const b = this.#n.get(0);
         if (b !== null) return Promise.resolve(decode(this.#status[0], b) as T);
         if (this.#status[1] === SHUT_DOWN) throw new ShutDown();
         if (o.timeout === 0) throw new Empty();
       }
-      return this.#wait(this.#getters, o, READABLE, 0, undefined) as Promise<T>;
+      return this.#waits.add(READABLE, o, () => new Empty(), TAKE) as Promise<T>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -274,7 +280,7 @@ export class Queue<T = unknown> {
    */
   joinThread(): Promise<void> {
     if (!this.#closed) return Promise.reject(new Error('Queue is not closed: call close() before joinThread()'));
-    if (this.#putters.length === 0 || this.#cancelJoin) return resolved;
+    if (!this.#waits.pending(WRITABLE) || this.#cancelJoin) return resolved;
     return new Promise((resolve) => this.#flushers.push(resolve));
   }
 
@@ -282,7 +288,7 @@ export class Queue<T = unknown> {
   cancelJoinThread(): void {
     this.#cancelJoin = true;
     this.#flush();
-    this.#rearm();
+    this.#waits.setWeak(WRITABLE, true);
   }
 
   /**
@@ -294,7 +300,7 @@ export class Queue<T = unknown> {
     const immediate = opts?.immediate ?? false;
     if (typeof immediate !== 'boolean') throw new TypeError('immediate must be a boolean');
     this.#n.shutdown(immediate);
-    this.#onReady(READABLE | WRITABLE | DRAINED);
+    this.#waits.poke(READABLE | WRITABLE | DRAINED);
   }
 
   /** Removes a named queue's name; its memory goes when no process holds it. */
@@ -316,6 +322,21 @@ export class Queue<T = unknown> {
     }
   }
 
+  /** @internal */
+  [kPollNow](): boolean {
+    return this.#n.qsize() > 0 || this.#n.isShutdown();
+  }
+
+  /** @internal */
+  [kPoll](timeout: number | undefined, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this[kPollNow]()) return Promise.resolve(true);
+    return this.#waits.add(READABLE, { block: true, timeout, signal }, () => false, PEEK).then(
+      (v) => v as boolean,
+      (e) => (e === false ? false : Promise.reject(e)),
+    );
+  }
+
   /** Unfinished tasks (JoinableQueue). @internal */
   protected _unfinished(): number {
     return this.#n.unfinished();
@@ -333,7 +354,7 @@ export class Queue<T = unknown> {
       if (o.signal?.aborted) return Promise.reject(o.signal.reason);
       if (this.#n.unfinished() === 0) return resolved;
       if (o.timeout === 0) throw new TimeoutError('join() timed out');
-      return this.#wait(this.#joiners, o, DRAINED, 0, undefined) as Promise<void>;
+      return this.#waits.add(DRAINED, o, () => new TimeoutError('join() timed out')) as Promise<void>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -345,65 +366,40 @@ export class Queue<T = unknown> {
     if (!this.#n.join(o.timeout)) throw new TimeoutError('joinSync() timed out');
   }
 
-  #wait(list: Waiter[], o: Wait, bit: number, tag: number, bytes: Uint8Array | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined, signal: o.signal, onAbort: undefined, tag, bytes };
-      if (o.timeout !== undefined) {
-        const err = bit === READABLE ? Empty : bit === WRITABLE ? Full : TimeoutError;
-        w.timer = setTimeout(() => this.#drop(list, w, new err()), o.timeout);
-      }
-      if (o.signal) {
-        const signal = o.signal;
-        w.onAbort = () => this.#drop(list, w, signal.reason);
-        signal.addEventListener('abort', w.onAbort, { once: true });
-      }
-      list.push(w);
-      if (!this.#watching) {
-        this.#n.watch((mask: number) => this.#onReady(mask));
-        this.#watching = true;
-      }
-      this.#rearm();
-    });
-  }
-
-  #settle(w: Waiter): void {
-    if (w.timer) clearTimeout(w.timer);
-    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
-  }
-
-  #drop(list: Waiter[], w: Waiter, err: unknown): void {
-    const i = list.indexOf(w);
-    if (i < 0) return;
-    list.splice(i, 1);
-    this.#settle(w);
-    w.reject(err);
-    if (list === this.#putters) this.#flush();
-    this.#rearm();
-  }
-
-  #onReady(mask: number): void {
+  #serve(mask: number): void {
     if (mask & READABLE) this.#serveGetters();
     if (mask & WRITABLE) this.#servePutters();
     if (mask & DRAINED) this.#serveJoiners();
-    this.#rearm();
+    this.#flush();
   }
 
   #serveGetters(): void {
-    const list = this.#getters;
-    while (list.length > 0) {
+    const waits = this.#waits;
+    while (waits.pending(READABLE)) {
+      if (waits.list(READABLE)[0].data === PEEK) {
+        if (!this[kPollNow]()) return;
+        waits.shift(READABLE)!.resolve(true);
+        continue;
+      }
       let b: Buffer | null;
       try {
         b = this.#n.get(0);
       } catch (e) {
-        this.#failAll(list, e);
+        waits.failAll(READABLE, e);
         return;
       }
       if (b === null) {
-        if (this.#status[1] === SHUT_DOWN) this.#failAll(list, new ShutDown());
+        if (this.#status[1] === SHUT_DOWN) {
+          // Pollers see a shut-down queue as ready; getters fail.
+          for (const w of waits.list(READABLE).splice(0)) {
+            waits.settle(w);
+            if (w.data === PEEK) w.resolve(true);
+            else w.reject(new ShutDown());
+          }
+        }
         return;
       }
-      const w = list.shift()!;
-      this.#settle(w);
+      const w = waits.shift(READABLE)!;
       try {
         w.resolve(decode(this.#status[0], b));
       } catch (e) {
@@ -413,63 +409,31 @@ export class Queue<T = unknown> {
   }
 
   #servePutters(): void {
-    const list = this.#putters;
-    while (list.length > 0) {
-      const w = list[0];
+    const waits = this.#waits;
+    while (waits.pending(WRITABLE)) {
+      const { tag, bytes } = waits.list(WRITABLE)[0].data as { tag: number; bytes: Uint8Array };
       let r: number;
       try {
-        r = this.#n.put(w.tag, w.bytes!, 0);
+        r = this.#n.put(tag, bytes, 0);
       } catch (e) {
-        list.shift();
-        this.#settle(w);
-        w.reject(e);
+        waits.shift(WRITABLE)!.reject(e);
         continue;
       }
-      if (r === OK) {
-        list.shift();
-        this.#settle(w);
-        w.resolve(undefined);
-      } else if (r === SHUT_DOWN) {
-        this.#failAll(list, new ShutDown());
-      } else {
-        break;
-      }
+      if (r === OK) waits.shift(WRITABLE)!.resolve(undefined);
+      else if (r === SHUT_DOWN) waits.failAll(WRITABLE, new ShutDown());
+      else break;
     }
-    this.#flush();
   }
 
   #serveJoiners(): void {
-    if (this.#joiners.length === 0 || this.#n.unfinished() !== 0) return;
-    const list = this.#joiners.splice(0);
-    for (const w of list) {
-      this.#settle(w);
-      w.resolve(undefined);
-    }
-  }
-
-  #failAll(list: Waiter[], err: unknown): void {
-    for (const w of list.splice(0)) {
-      this.#settle(w);
-      w.reject(err);
-    }
+    if (!this.#waits.pending(DRAINED) || this.#n.unfinished() !== 0) return;
+    while (this.#waits.pending(DRAINED)) this.#waits.shift(DRAINED)!.resolve(undefined);
   }
 
   #flush(): void {
-    if (this.#flushers.length > 0 && (this.#putters.length === 0 || this.#cancelJoin)) {
+    if (this.#flushers.length > 0 && (!this.#waits.pending(WRITABLE) || this.#cancelJoin)) {
       for (const f of this.#flushers.splice(0)) f();
     }
-  }
-
-  /** Arms the watcher for what is still pending and holds the event loop open only while needed. */
-  #rearm(): void {
-    if (!this.#watching) return;
-    const mask = (this.#getters.length ? READABLE : 0) | (this.#putters.length ? WRITABLE : 0) |
-      (this.#joiners.length ? DRAINED : 0);
-    this.#n.disarm(~mask & 7);
-    if (mask) this.#n.arm(mask);
-    const keepAlive = this.#getters.length > 0 || this.#joiners.length > 0 ||
-      (this.#putters.length > 0 && !this.#cancelJoin);
-    this.#n.setRef(keepAlive);
   }
 }
 

@@ -27,6 +27,8 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"MPROCSEG");
 pub const VERSION: u32 = 1;
 /// How many holder processes a segment remembers for `attach`.
 pub const HOLDER_SLOTS: usize = 32;
+/// Most `(pid, fd)` pairs a handle lists.
+pub const MAX_HANDLE_HOLDERS: usize = 16;
 /// Where the object's own state starts.
 pub const STATE_OFFSET: usize = 512;
 const PAGE: usize = 4096;
@@ -429,20 +431,33 @@ impl Segment {
         self.name.as_deref()
     }
 
-    /// A handle naming this process first, then other live holders (one per process).
+    /// A handle naming this process's descriptor first, then the other live
+    /// holders: other processes before more descriptors of ones already listed.
     pub fn handle(&self) -> Handle {
-        let mut holders: Vec<(u32, u32)> = Vec::new();
-        if let Some((_, v)) = self.slot {
-            holders.push(((v >> 32) as u32, v as u32));
-        } else {
-            use std::os::fd::AsRawFd;
-            holders.push((owner::pid(), self.fd.as_raw_fd() as u32));
-        }
-        for s in &self.header().holders {
-            let v = s.load(Ordering::Relaxed);
-            let pid = (v >> 32) as u32;
-            if v != 0 && holders.len() < 8 && !holders.iter().any(|&(p, _)| p == pid) {
-                holders.push((pid, v as u32));
+        let mine = match self.slot {
+            Some((_, v)) => ((v >> 32) as u32, v as u32),
+            None => {
+                use std::os::fd::AsRawFd;
+                (owner::pid(), self.fd.as_raw_fd() as u32)
+            }
+        };
+        let mut holders = vec![mine];
+        let others: Vec<(u32, u32)> = self
+            .header()
+            .holders
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|&v| v != 0)
+            .map(|v| ((v >> 32) as u32, v as u32))
+            .filter(|&h| h != mine)
+            .collect();
+        let (new_pids, same_pids): (Vec<_>, Vec<_>) = others.iter().partition(|&&(p, _)| p != mine.0);
+        for h in new_pids.into_iter().chain(same_pids) {
+            if holders.len() >= MAX_HANDLE_HOLDERS {
+                break;
+            }
+            if !holders.contains(&h) {
+                holders.push(h);
             }
         }
         Handle { kind: self.kind, token: self.token, name: self.name.clone(), holders }

@@ -67,6 +67,9 @@ pub fn throw(env: &Env, e: CoreError) -> Error {
         CoreError::Full => env.throw_error(&msg, Some("ERR_MULTIPROC_FULL")),
         CoreError::ShutDown => env.throw_error(&msg, Some("ERR_MULTIPROC_SHUTDOWN")),
         CoreError::Timeout => env.throw_error(&msg, Some("ERR_MULTIPROC_TIMEOUT")),
+        CoreError::Eof => env.throw_error(&msg, Some("ERR_MULTIPROC_EOF")),
+        CoreError::BrokenPipe => env.throw_error(&msg, Some("EPIPE")),
+        CoreError::Closed => env.throw_error(&msg, Some("ERR_MULTIPROC_CLOSED")),
         CoreError::Io(_) => env.throw_error(&msg, Some("ERR_MULTIPROC_IO")),
     };
     match r {

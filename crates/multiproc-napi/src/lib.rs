@@ -3,8 +3,11 @@
 //! every algorithm lives in the core crate.
 
 mod convert;
+mod pipe;
 mod queue;
 mod watch;
 
 pub use convert::NativeHandle;
+pub use pipe::NativeConnection;
 pub use queue::NativeQueue;
+pub use watch::NativeWatch;

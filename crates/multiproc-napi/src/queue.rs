@@ -10,7 +10,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
-use crate::watch::AsyncWaits;
 
 /// `put` result: stored.
 pub const OK: u32 = 0;
@@ -20,14 +19,13 @@ pub const WOULD_BLOCK: u32 = 1;
 pub const SHUT_DOWN: u32 = 2;
 
 /// A queue segment opened by this JS thread.
-#[napi(custom_finalize)]
+#[napi]
 pub struct NativeQueue {
     q: Queue,
     status: Uint32Array,
-    waits: AsyncWaits,
 }
 
-fn alloc_buffer<'env>(env: &'env Env, len: usize) -> Result<BufferSlice<'env>> {
+pub fn alloc_buffer<'env>(env: &'env Env, len: usize) -> Result<BufferSlice<'env>> {
     let mut data = std::ptr::null_mut();
     let mut value = std::ptr::null_mut();
     // SAFETY: plain N-API call on the JS thread with valid out-pointers.
@@ -60,7 +58,7 @@ impl NativeQueue {
             name,
         };
         let q = Queue::create(&o).map_err(|e| throw(env, e))?;
-        Ok(NativeQueue { q, status, waits: AsyncWaits::default() })
+        Ok(NativeQueue { q, status })
     }
 
     /// Opens the queue a handle describes.
@@ -68,7 +66,7 @@ impl NativeQueue {
     pub fn attach(env: &Env, status: Uint32Array, handle: NativeHandle) -> Result<NativeQueue> {
         let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
         let q = Queue::attach(&h).map_err(|e| throw(env, e))?;
-        Ok(NativeQueue { q, status, waits: AsyncWaits::default() })
+        Ok(NativeQueue { q, status })
     }
 
     /// The handle that other processes and threads attach with.
@@ -190,42 +188,11 @@ impl NativeQueue {
     pub fn unlink(&self, env: &Env) -> Result<()> {
         self.q.unlink().map_err(|e| throw(env, e))
     }
-
-    /// Starts the watcher thread reporting to `cb(mask)` (1 readable, 2 writable, 4 drained).
-    #[napi]
-    pub fn watch(&mut self, env: &Env, cb: Function<u32, ()>) -> Result<()> {
-        let src = self.q.watch();
-        self.waits.start(env, src, cb)
-    }
-
-    /// Asks for a callback when a condition of `mask` may hold.
-    #[napi]
-    pub fn arm(&self, mask: u32) {
-        self.waits.arm(mask);
-    }
-
-    /// Cancels interest in `mask`.
-    #[napi]
-    pub fn disarm(&self, mask: u32) {
-        self.waits.disarm(mask);
-    }
-
-    /// Holds the event loop open while async waits are pending.
-    #[napi]
-    pub fn set_ref(&mut self, env: &Env, on: bool) -> Result<()> {
-        self.waits.set_ref(env, on)
-    }
-
-    /// Stops the watcher thread (the segment itself closes when this object is collected).
-    #[napi]
-    pub fn close(&mut self, env: &Env) {
-        self.waits.close(Some(env));
-    }
 }
 
-impl ObjectFinalize for NativeQueue {
-    fn finalize(mut self, env: Env) -> Result<()> {
-        self.waits.close(Some(&env));
-        Ok(())
+impl NativeQueue {
+    /// The watch source for [`crate::watch::NativeWatch`].
+    pub fn watch_source(&self) -> std::sync::Arc<dyn multiproc_core::watcher::Watchable> {
+        self.q.watch()
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use multiproc_core::watcher::{Watchable, Watcher};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
 use napi::CleanupEnvHook;
 
 /// JS callback `(mask: number) => void`, weak (does not hold the loop open).
@@ -112,5 +113,67 @@ impl AsyncWaits {
             let _ = env.remove_env_cleanup_hook(h);
         }
         self.referenced = false;
+    }
+}
+
+/// The async-wait handle of one JS object: `arm(mask)` asks for `cb(mask)`
+/// when a condition may hold (1 readable, 2 writable, 4 drained / other).
+#[napi(custom_finalize)]
+pub struct NativeWatch {
+    waits: AsyncWaits,
+}
+
+impl NativeWatch {
+    /// Starts watching `src`, reporting to `cb`.
+    pub fn start(env: &Env, src: Arc<dyn Watchable>, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        let mut waits = AsyncWaits::default();
+        waits.start(env, src, cb)?;
+        Ok(NativeWatch { waits })
+    }
+}
+
+#[napi]
+impl NativeWatch {
+    /// Watches a queue.
+    #[napi(factory)]
+    pub fn queue(env: &Env, q: &crate::queue::NativeQueue, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, q.watch_source(), cb)
+    }
+
+    /// Watches a pipe connection.
+    #[napi(factory)]
+    pub fn connection(env: &Env, c: &crate::pipe::NativeConnection, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, c.watch_source().map_err(|e| crate::convert::throw(env, e))?, cb)
+    }
+
+    /// Asks for a callback when a condition of `mask` may hold.
+    #[napi]
+    pub fn arm(&self, mask: u32) {
+        self.waits.arm(mask);
+    }
+
+    /// Cancels interest in `mask`.
+    #[napi]
+    pub fn disarm(&self, mask: u32) {
+        self.waits.disarm(mask);
+    }
+
+    /// Holds the event loop open (true) while async waits are pending.
+    #[napi]
+    pub fn set_ref(&mut self, env: &Env, on: bool) -> Result<()> {
+        self.waits.set_ref(env, on)
+    }
+
+    /// Stops the watcher thread.
+    #[napi]
+    pub fn close(&mut self, env: &Env) {
+        self.waits.close(Some(env));
+    }
+}
+
+impl ObjectFinalize for NativeWatch {
+    fn finalize(mut self, env: Env) -> Result<()> {
+        self.waits.close(Some(&env));
+        Ok(())
     }
 }
