@@ -8,12 +8,18 @@
 //! This crate knows nothing of N-API; `multiproc-napi` only converts.
 
 pub mod ends;
+pub mod barrier;
+pub mod condition;
 pub mod error;
+pub mod event;
+pub mod lock;
+pub mod memory;
 pub mod mutex;
 pub mod owner;
 pub mod pipe;
 pub mod queue;
 pub mod segment;
+pub mod semaphore;
 pub mod waker;
 pub mod watcher;
 

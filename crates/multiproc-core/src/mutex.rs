@@ -27,13 +27,16 @@ pub struct RobustMutex {
     pub owner_pid: AtomicU32,
     /// The owner's tid as recorded with `owner_pid` (equals `word` once recorded).
     pub owner_tid: AtomicU32,
-    /// Reserved, keeps `owner_start` 8-byte aligned.
-    pub _pad: u32,
+    /// Fair mode: the thread that last released while others slept; it lets a
+    /// woken waiter take the lock before it may take it again.
+    pub courtesy: AtomicU32,
     /// Start time of the owner's process.
     pub owner_start: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<RobustMutex>() == 24);
+/// Longest a releaser in fair mode defers to the waiter it woke.
+pub const COURTESY: Duration = Duration::from_millis(2);
 
 /// How a lock was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +95,28 @@ impl RobustMutex {
                 continue;
             }
             if deadline.expired() {
-                return None;
+                // Even a try-once takes over from a dead holder.
+                return self.take_from_dead(cur | WAITERS, me);
             }
             waker::wait(&self.word, cur | WAITERS, Some(deadline.capped(LIVENESS_CHECK)));
             if let Some(a) = self.take_from_dead(cur | WAITERS, me) {
                 return Some(a);
             }
+        }
+    }
+
+    /// True if held by a thread that no longer exists.
+    pub fn owner_dead(&self) -> bool {
+        let cur = self.word.load(Ordering::Relaxed);
+        let tid = cur & !WAITERS;
+        if tid == 0 {
+            return false;
+        }
+        if self.owner_tid.load(Ordering::Acquire) == tid {
+            let pid = self.owner_pid.load(Ordering::Relaxed);
+            !owner::thread_alive(pid, tid, self.owner_start.load(Ordering::Relaxed))
+        } else {
+            std::fs::metadata(format!("/proc/{tid}")).is_err()
         }
     }
 
@@ -126,6 +145,37 @@ impl RobustMutex {
             return Some(Acquired::OwnerDied);
         }
         None
+    }
+
+    /// Locks fairly: a thread that just released the lock to sleeping waiters
+    /// lets the one it woke go first (for up to [`COURTESY`]), so a thread
+    /// looping on lock/unlock cannot starve the others.
+    pub fn lock_fair(&self, deadline: Deadline) -> Option<Acquired> {
+        let me = owner::tid();
+        if self.courtesy.load(Ordering::Relaxed) == me {
+            let until = std::time::Instant::now() + COURTESY;
+            while self.word.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < until && !deadline.expired() {
+                std::thread::yield_now();
+            }
+            let _ = self.courtesy.compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        self.lock(deadline)
+    }
+
+    /// Unlocks in fair mode (see [`RobustMutex::lock_fair`]).
+    pub fn unlock_fair(&self) {
+        self.owner_tid.store(0, Ordering::Relaxed);
+        if self.word.swap(0, Ordering::Release) & WAITERS != 0 {
+            self.courtesy.store(owner::tid(), Ordering::Relaxed);
+            if rustix::thread::futex::wake(&self.word, rustix::thread::futex::Flags::empty(), 1).unwrap_or(0) == 0 {
+                self.courtesy.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The owner's thread id, or 0 when free.
+    pub fn owner(&self) -> u32 {
+        self.word.load(Ordering::Relaxed) & !WAITERS
     }
 
     /// Unlocks. The caller must hold the lock.

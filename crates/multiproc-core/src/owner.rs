@@ -25,9 +25,17 @@ pub fn tid() -> u32 {
     })
 }
 
-/// The calling process's pid.
+/// The calling process's pid (cached: Node never forks without exec).
 pub fn pid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    PID.store(p, Ordering::Relaxed);
+    p
 }
 
 /// The start time of process `pid` in clock ticks since boot, or `None` if it is gone.
@@ -42,14 +50,8 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// Start time of the calling process (computed once per process).
 pub fn my_start_time() -> u64 {
     use std::sync::OnceLock;
-    static START: OnceLock<(u32, u64)> = OnceLock::new();
-    let me = pid();
-    let (p, s) = *START.get_or_init(|| (me, start_time(me).unwrap_or(0)));
-    if p == me {
-        s
-    } else {
-        start_time(me).unwrap_or(0)
-    }
+    static START: OnceLock<u64> = OnceLock::new();
+    *START.get_or_init(|| start_time(pid()).unwrap_or(0))
 }
 
 /// True while thread `tid` of process `pid` (started at `start`) is alive.

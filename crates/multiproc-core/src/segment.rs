@@ -41,10 +41,20 @@ pub enum Kind {
     Queue = 1,
     /// A Pipe (two queues and the end states).
     Pipe = 2,
-    /// Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier.
-    Sync = 3,
+    /// Reserved.
+    Reserved = 3,
     /// Value, SharedArray, SharedMemory.
     Memory = 4,
+    /// Lock and RLock.
+    Lock = 5,
+    /// Semaphore and BoundedSemaphore.
+    Semaphore = 6,
+    /// Event.
+    Event = 7,
+    /// Condition (its lock is a separate Lock segment).
+    Condition = 8,
+    /// Barrier.
+    Barrier = 9,
 }
 
 impl Kind {
@@ -53,8 +63,12 @@ impl Kind {
         Some(match v {
             1 => Kind::Queue,
             2 => Kind::Pipe,
-            3 => Kind::Sync,
             4 => Kind::Memory,
+            5 => Kind::Lock,
+            6 => Kind::Semaphore,
+            7 => Kind::Event,
+            8 => Kind::Condition,
+            9 => Kind::Barrier,
             _ => return None,
         })
     }
@@ -64,8 +78,13 @@ impl Kind {
         match self {
             Kind::Queue => "Queue",
             Kind::Pipe => "Pipe",
-            Kind::Sync => "synchronization primitive",
+            Kind::Reserved => "reserved object",
             Kind::Memory => "shared memory",
+            Kind::Lock => "Lock",
+            Kind::Semaphore => "Semaphore",
+            Kind::Event => "Event",
+            Kind::Condition => "Condition",
+            Kind::Barrier => "Barrier",
         }
     }
 }
