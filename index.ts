@@ -18,9 +18,21 @@ export {
   TimeoutError,
   WorkerExitedError,
 } from './lib/errors';
+export { Barrier } from './lib/barrier';
+export type { BarrierHandle, BarrierOptions } from './lib/barrier';
+export { Condition } from './lib/condition';
+export type { ConditionHandle, ConditionWaitOptions } from './lib/condition';
+export { Event } from './lib/event';
+export type { EventHandle, EventWaitOptions } from './lib/event';
+export { Lock, RLock } from './lib/lock';
+export type { LockHandle, NamedOptions } from './lib/lock';
+export { SharedArray, SharedMemory, Value } from './lib/memory';
+export type { NumType, SharedMemoryHandle, SharedValueOptions, ValueHandle } from './lib/memory';
 export type { WaitOptions } from './lib/options';
 export { Connection, Pipe, wait } from './lib/pipe';
 export type { ConnectionHandle, SignalOptions } from './lib/pipe';
 export { JoinableQueue, Queue, SimpleQueue } from './lib/queue';
+export { BoundedSemaphore, Semaphore } from './lib/semaphore';
+export type { SemaphoreHandle } from './lib/semaphore';
 export type { QueueHandle, QueueOptions } from './lib/queue';
 export type { Handle } from './lib/shared';

@@ -320,10 +320,7 @@ export class Connection<T = unknown> {
     if (this.#n.poll(0)) return Promise.resolve(true);
     if (timeout === 0) return Promise.resolve(false);
     const o: Wait = { block: true, timeout, signal };
-    return this.#waits.add(READABLE, o, () => false, { mode: PEEK }).then(
-      (v) => v as boolean,
-      (e) => (e === false ? false : Promise.reject(e)),
-    );
+    return this.#waits.add(READABLE, o, () => false, { mode: PEEK }, true) as Promise<boolean>;
   }
 
   /** Blocking `poll`. */

@@ -331,10 +331,7 @@ export class Queue<T = unknown> {
   [kPoll](timeout: number | undefined, signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this[kPollNow]()) return Promise.resolve(true);
-    return this.#waits.add(READABLE, { block: true, timeout, signal }, () => false, PEEK).then(
-      (v) => v as boolean,
-      (e) => (e === false ? false : Promise.reject(e)),
-    );
+    return this.#waits.add(READABLE, { block: true, timeout, signal }, () => false, PEEK, true) as Promise<boolean>;
   }
 
   /** Unfinished tasks (JoinableQueue). @internal */

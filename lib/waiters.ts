@@ -86,12 +86,15 @@ export class WaitSet {
 
   /**
    * Queues a pending call on `bit`: it settles when the owner resolves it,
-   * rejects with `timeoutError()` after `o.timeout` ms, or with the signal's reason.
+   * rejects with `timeoutError()` after `o.timeout` ms (or resolves with it, if
+   * `timeoutResolves`), or rejects with the signal's reason.
    */
-  add(bit: number, o: Wait, timeoutError: () => unknown, data?: unknown): Promise<unknown> {
+  add(bit: number, o: Wait, timeoutError: () => unknown, data?: unknown, timeoutResolves = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const w: Waiter = { resolve, reject, timer: undefined, signal: o.signal, onAbort: undefined, data };
-      if (o.timeout !== undefined) startTimer(w, o.timeout, () => this.drop(bit, w, timeoutError()));
+      if (o.timeout !== undefined) {
+        startTimer(w, o.timeout, () => this.drop(bit, w, timeoutError(), timeoutResolves));
+      }
       if (o.signal) {
         const signal = o.signal;
         w.onAbort = () => this.drop(bit, w, signal.reason);
@@ -116,16 +119,28 @@ export class WaitSet {
     return w;
   }
 
-  /** Rejects one waiter (timeout, abort). */
-  drop(bit: number, w: Waiter, err: unknown): void {
+  /** Removes one waiter and rejects it (timeout, abort), or resolves it with `err` if `resolve`. */
+  drop(bit: number, w: Waiter, err: unknown, resolve = false): void {
     const list = this.list(bit);
     const i = list.indexOf(w);
     if (i < 0) return;
     list.splice(i, 1);
     this.settle(w);
-    w.reject(err);
+    if (resolve) w.resolve(err);
+    else w.reject(err);
     this.#serve(0);
     this.rearm();
+  }
+
+  /** Removes a waiter without settling it (the caller settles it). */
+  remove(bit: number, w: Waiter): boolean {
+    const list = this.list(bit);
+    const i = list.indexOf(w);
+    if (i < 0) return false;
+    list.splice(i, 1);
+    this.settle(w);
+    this.rearm();
+    return true;
   }
 
   /** Rejects every waiter of `bit`. */

@@ -27,6 +27,7 @@ pub struct Memory {
     map: Arc<Mapping>,
     offset: usize,
     size: usize,
+    created: bool,
 }
 
 fn data_offset() -> u64 {
@@ -41,7 +42,7 @@ impl Memory {
             return Err(Error::Range(format!("size must be at most {MAX_SIZE}")));
         }
         let mut failure = None;
-        let (seg, _) = Segment::create(Kind::Memory, std::mem::size_of::<MemoryState>(), name, |seg| {
+        let (seg, created) = Segment::create(Kind::Memory, std::mem::size_of::<MemoryState>(), name, |seg| {
             if let Err(e) = rustix::fs::ftruncate(seg.fd(), data_offset() + size.max(1)) {
                 failure = Some(e);
                 return;
@@ -54,7 +55,14 @@ impl Memory {
         if let Some(e) = failure {
             return Err(e.into());
         }
-        Self::map(seg)
+        let mut m = Self::map(seg)?;
+        m.created = created;
+        Ok(m)
+    }
+
+    /// True if `create` made the segment (false: opened an existing named one).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Opens the segment a handle describes.
@@ -74,7 +82,7 @@ impl Memory {
             return Err(Error::BadHandle("shared memory segment is truncated".into()));
         }
         let map = Mapping::new(seg.fd(), (off + size.max(1)) as usize)?;
-        Ok(Memory { seg: Arc::new(seg), map: Arc::new(map), offset: off as usize, size: size as usize })
+        Ok(Memory { seg: Arc::new(seg), map: Arc::new(map), offset: off as usize, size: size as usize, created: false })
     }
 
     /// The segment.

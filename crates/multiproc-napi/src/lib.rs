@@ -2,12 +2,24 @@
 //! errors to and from the core, and wires async waits to a watcher thread;
 //! every algorithm lives in the core crate.
 
+mod barrier;
+mod condition;
 mod convert;
+mod event;
+mod lock;
+mod memory;
 mod pipe;
 mod queue;
+mod semaphore;
 mod watch;
 
+pub use barrier::NativeBarrier;
+pub use condition::NativeCondition;
 pub use convert::NativeHandle;
+pub use event::NativeEvent;
+pub use lock::NativeLock;
+pub use memory::NativeMemory;
 pub use pipe::NativeConnection;
 pub use queue::NativeQueue;
+pub use semaphore::NativeSemaphore;
 pub use watch::NativeWatch;

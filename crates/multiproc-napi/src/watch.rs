@@ -146,6 +146,37 @@ impl NativeWatch {
         Self::start(env, c.watch_source().map_err(|e| crate::convert::throw(env, e))?, cb)
     }
 
+    /// Watches a Lock or RLock (bit 1: may be free).
+    #[napi(factory)]
+    pub fn lock(env: &Env, l: &crate::lock::NativeLock, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, l.l.watch(), cb)
+    }
+
+    /// Watches a semaphore (bit 1: a permit may be free).
+    #[napi(factory)]
+    pub fn semaphore(env: &Env, s: &crate::semaphore::NativeSemaphore, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, s.s.watch(), cb)
+    }
+
+    /// Watches an event (bit 1: may be set).
+    #[napi(factory)]
+    pub fn event(env: &Env, e: &crate::event::NativeEvent, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, e.e.watch(), cb)
+    }
+
+    /// Watches this thread's waiter slots of a condition (bit 1: one may be notified).
+    #[napi(factory)]
+    pub fn condition(env: &Env, c: &crate::condition::NativeCondition, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, c.c.watch(), cb)
+    }
+
+    /// Watches a barrier's awaited cycle (bit 1: it ended or a party died).
+    #[napi(factory)]
+    pub fn barrier(env: &Env, b: &mut crate::barrier::NativeBarrier, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        let w = b.watcher();
+        Self::start(env, w, cb)
+    }
+
     /// Asks for a callback when a condition of `mask` may hold.
     #[napi]
     pub fn arm(&self, mask: u32) {
