@@ -31,6 +31,8 @@ export type { NumType, SharedMemoryHandle, SharedValueOptions, ValueHandle } fro
 export type { WaitOptions } from './lib/options';
 export { Connection, Pipe, wait } from './lib/pipe';
 export type { ConnectionHandle, SignalOptions } from './lib/pipe';
+export { Process, activeChildren, cpuCount, currentProcess, parentProcess } from './lib/process/process';
+export type { ProcessInfo, ProcessOptions, Target } from './lib/process/process';
 export { JoinableQueue, Queue, SimpleQueue } from './lib/queue';
 export { BoundedSemaphore, Semaphore } from './lib/semaphore';
 export type { SemaphoreHandle } from './lib/semaphore';

@@ -118,7 +118,8 @@ export class Connection<T = unknown> {
       throw new TypeError('not a Connection handle');
     }
     for (const d of [h.rx, h.tx]) {
-      if (d != null && (typeof d !== 'object' || typeof d.kind !== 'number' || typeof d.token !== 'string' || !Array.isArray(d.holders))) {
+      if (d != null && (typeof d !== 'object' || typeof d.kind !== 'number' || typeof d.token !== 'string' || !Array.isArray(d.holders) ||
+          !d.holders.every((x) => Number.isInteger(x) && x >= 0))) {
         throw new TypeError('not a Connection handle');
       }
     }
@@ -161,12 +162,12 @@ export class Connection<T = unknown> {
 
   #checkSend(): void {
     if (this.#n.closed) throw new ClosedError();
-    if (!this.#n.writable) throw new Error('this connection is receive-only');
+    if (!this.#n.writable) throw new MultiprocError('this connection is receive-only', 'ERR_MULTIPROC_MISUSE');
   }
 
   #checkRecv(): void {
     if (this.#n.closed) throw new ClosedError();
-    if (!this.#n.readable) throw new Error('this connection is send-only');
+    if (!this.#n.readable) throw new MultiprocError('this connection is send-only', 'ERR_MULTIPROC_MISUSE');
   }
 
   #sendRaw(tag: number, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {

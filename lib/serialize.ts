@@ -200,3 +200,23 @@ function reviveShared(v: unknown, seen: Map<object, unknown>): unknown {
   }
   return v;
 }
+
+/** Calls `fn` on every shared object inside plain data (arrays, plain objects, Maps, Sets). @internal */
+export function visitShared(v: unknown, fn: (o: object) => void, seen = new Set<object>()): void {
+  if (typeof v !== 'object' || v === null || seen.has(v)) return;
+  seen.add(v);
+  if (isShared(v)) {
+    fn(v);
+    return;
+  }
+  if (Array.isArray(v) || v instanceof Set) {
+    for (const x of v) visitShared(x, fn, seen);
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) {
+      visitShared(k, fn, seen);
+      visitShared(x, fn, seen);
+    }
+  } else if (isPlain(v)) {
+    for (const k in v) visitShared((v as Record<string, unknown>)[k], fn, seen);
+  }
+}

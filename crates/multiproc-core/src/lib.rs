@@ -17,6 +17,7 @@ pub mod memory;
 pub mod mutex;
 pub mod owner;
 pub mod pipe;
+pub mod process;
 pub mod queue;
 pub mod segment;
 pub mod semaphore;

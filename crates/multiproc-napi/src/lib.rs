@@ -9,6 +9,7 @@ mod event;
 mod lock;
 mod memory;
 mod pipe;
+mod process;
 mod queue;
 mod semaphore;
 mod watch;
