@@ -116,7 +116,7 @@ impl RobustMutex {
             let pid = self.owner_pid.load(Ordering::Relaxed);
             !owner::thread_alive(pid, tid, self.owner_start.load(Ordering::Relaxed))
         } else {
-            std::fs::metadata(format!("/proc/{tid}")).is_err()
+            owner::start_time(tid).is_none()
         }
     }
 
@@ -132,7 +132,7 @@ impl RobustMutex {
         } else {
             // The owner died between taking the word and recording itself, or is
             // recording right now: only a vanished tid proves death.
-            if std::fs::metadata(format!("/proc/{tid}")).is_ok() {
+            if owner::start_time(tid).is_some() {
                 return None;
             }
             (0, 0)

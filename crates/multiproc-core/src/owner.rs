@@ -38,13 +38,24 @@ pub fn pid() -> u32 {
     p
 }
 
-/// The start time of process `pid` in clock ticks since boot, or `None` if it is gone.
-pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// Start time (field 22) of a `/proc/.../stat` file, or `None` if the task is
+/// gone or dead: a zombie (state Z or X) is dead even though it is not reaped
+/// yet, which matters where nobody reaps orphans or the parent is blocked.
+fn live_start(path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
-    // `rest` starts at field 3; start time is field 22.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_ascii_whitespace();
+    // `rest` starts at field 3 (state); start time is field 22.
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// The start time of process `pid` in clock ticks since boot, or `None` if it is gone (or a zombie).
+pub fn start_time(pid: u32) -> Option<u64> {
+    live_start(&format!("/proc/{pid}/stat"))
 }
 
 /// Start time of the calling process (computed once per process).
@@ -60,7 +71,7 @@ pub fn thread_alive(pid: u32, tid: u32, start: u64) -> bool {
     if pid == 0 {
         return false;
     }
-    if std::fs::metadata(format!("/proc/{pid}/task/{tid}")).is_err() {
+    if live_start(&format!("/proc/{pid}/task/{tid}/stat")).is_none() {
         return false;
     }
     start == 0 || start_time(pid) == Some(start)
