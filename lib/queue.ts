@@ -12,17 +12,20 @@
 import { Empty, Full, ShutDown, TimeoutError } from './errors';
 import { native } from './native';
 import { checkInt, checkName, checkTimed, checkWait, type WaitOptions } from './options';
-import { decode, encode, encodedTag } from './serialize';
+import { decode, decodeScratch, encode, encodedTag, scratch } from './serialize';
 import { kShared, registerShared, type Handle } from './shared';
 import { kPoll, kPollNow, WaitSet } from './waiters';
 
-type NativeQueue = InstanceType<typeof native.NativeQueue>;
+type QueueRef = ReturnType<typeof native.queueCreate>;
 
 const READABLE = 1;
 const WRITABLE = 2;
 const DRAINED = 4;
 const OK = 0;
 const SHUT_DOWN = 2;
+/** `queueGet` results that are not items: empty (or timed out), shut down. */
+const NONE = -1;
+const GONE = -2;
 /** Marks pending gets (TAKE) and non-consuming polls for `wait()` (PEEK). */
 const TAKE = 0;
 const PEEK = 1;
@@ -46,7 +49,7 @@ export interface QueueHandle extends Handle {
   readonly holders: number[];
 }
 
-let attaching: { n: NativeQueue; status: Uint32Array } | undefined;
+let attaching: { n: QueueRef; status: Uint32Array } | undefined;
 const kJoinable = Symbol('joinable');
 const resolved = Promise.resolve();
 
@@ -79,7 +82,7 @@ function checkHandle(h: unknown): QueueHandle {
 export class Queue<T = unknown> {
   /** @internal */
   static [kJoinable] = false;
-  readonly #n: NativeQueue;
+  readonly #n: QueueRef;
   readonly #status: Uint32Array;
   #closed = false;
   #cancelJoin = false;
@@ -120,7 +123,7 @@ export class Queue<T = unknown> {
     if (maxsize === Infinity || maxsize < 0) maxsize = 0;
     const joinable = (new.target as unknown as { [kJoinable]: boolean })[kJoinable];
     this.#status = new Uint32Array(2);
-    this.#n = native.NativeQueue.create(this.#status, maxsize, capacity, 0, joinable, name);
+    this.#n = native.queueCreate(this.#status, scratch, maxsize, capacity, joinable, name);
   }
 
   /**
@@ -130,7 +133,7 @@ export class Queue<T = unknown> {
   static attach<T = unknown>(handle: QueueHandle): Queue<T> {
     const h = checkHandle(handle);
     const status = new Uint32Array(2);
-    const n = native.NativeQueue.attach(status, {
+    const n = native.queueAttach(status, scratch, {
       kind: h.kind,
       token: h.token,
       name: h.name ?? undefined,
@@ -153,7 +156,7 @@ export class Queue<T = unknown> {
 
   /** A plain, structured-cloneable description for `Queue.attach` in another process or thread. */
   get handle(): QueueHandle {
-    return { type: this.#type(), ...this.#n.handle() } as QueueHandle;
+    return { type: this.#type(), ...native.queueHandle(this.#n) } as QueueHandle;
   }
 
   #type(): QueueHandle['type'] {
@@ -162,7 +165,7 @@ export class Queue<T = unknown> {
 
   /** The item bound (0: unbounded). */
   get maxsize(): number {
-    return this.#n.maxsize;
+    return native.queueMaxsize(this.#n);
   }
 
   #checkPut(): void {
@@ -182,7 +185,7 @@ export class Queue<T = unknown> {
       const bytes = encode(item);
       const tag = encodedTag;
       if (!this.#waits.pending(WRITABLE)) {
-        const r = this.#n.put(tag, bytes, 0);
+        const r = native.queuePut(this.#n, tag, bytes, 0);
         if (r === OK) return resolved;
         if (r === SHUT_DOWN) throw new ShutDown();
         if (o.timeout === 0) throw new Full();
@@ -202,7 +205,7 @@ export class Queue<T = unknown> {
     const o = checkWait(opts);
     this.#checkPut();
     const bytes = encode(item);
-    const r = this.#n.put(encodedTag, bytes, o.timeout);
+    const r = native.queuePut(this.#n, encodedTag, bytes, o.timeout);
     if (r === OK) return;
     throw r === SHUT_DOWN ? new ShutDown() : new Full();
   }
@@ -211,7 +214,7 @@ export class Queue<T = unknown> {
   putNowait(item: T): void {
     this.#checkPut();
     const bytes = encode(item);
-    const r = this.#n.put(encodedTag, bytes, 0);
+    const r = native.queuePut(this.#n, encodedTag, bytes, 0);
     if (r === OK) return;
     throw r === SHUT_DOWN ? new ShutDown() : new Full();
   }
@@ -225,9 +228,9 @@ export class Queue<T = unknown> {
       const o = checkWait(opts);
       if (o.signal?.aborted) return Promise.reject(o.signal.reason);
       if (!this.#waits.pending(READABLE)) {
-        const b = this.#n.get(0);
-        if (b !== null) return Promise.resolve(decode(this.#status[0], b) as T);
-        if (this.#status[1] === SHUT_DOWN) throw new ShutDown();
+        const r = native.queueGet(this.#n, 0);
+        if (r === GONE) throw new ShutDown();
+        if (r !== NONE) return Promise.resolve(this.#decode(r));
         if (o.timeout === 0) throw new Empty();
       }
       return this.#waits.add(READABLE, o, () => new Empty(), TAKE) as Promise<T>;
@@ -242,31 +245,38 @@ export class Queue<T = unknown> {
    */
   getSync(opts?: WaitOptions): T {
     const o = checkWait(opts);
-    const b = this.#n.get(o.timeout);
-    if (b !== null) return decode(this.#status[0], b) as T;
-    throw this.#status[1] === SHUT_DOWN ? new ShutDown() : new Empty();
+    const r = native.queueGet(this.#n, o.timeout);
+    if (r === NONE) throw new Empty();
+    if (r === GONE) throw new ShutDown();
+    return this.#decode(r);
   }
 
   /** `getSync({ block: false })`. */
   getNowait(): T {
-    const b = this.#n.get(0);
-    if (b !== null) return decode(this.#status[0], b) as T;
-    throw this.#status[1] === SHUT_DOWN ? new ShutDown() : new Empty();
+    const r = native.queueGet(this.#n, 0);
+    if (r === NONE) throw new Empty();
+    if (r === GONE) throw new ShutDown();
+    return this.#decode(r);
+  }
+
+  /** Decodes what `queueGet` returned: a length in the scratch buffer, or a Buffer. */
+  #decode(r: number | Buffer): T {
+    return (typeof r === 'number' ? decodeScratch(this.#status[0], r) : decode(this.#status[0], r)) as T;
   }
 
   /** Items in the queue at the instant of the call (all processes). */
   qsize(): number {
-    return this.#n.qsize();
+    return native.queueQsize(this.#n);
   }
 
   /** True if the queue holds no item at the instant of the call. */
   empty(): boolean {
-    return this.#n.qsize() === 0;
+    return native.queueQsize(this.#n) === 0;
   }
 
   /** True if a put would wait at the instant of the call. */
   full(): boolean {
-    return this.#n.full();
+    return native.queueFull(this.#n);
   }
 
   /** This handle will put no more; items already put stay in the queue. */
@@ -299,13 +309,13 @@ export class Queue<T = unknown> {
     if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new TypeError('options must be an object');
     const immediate = opts?.immediate ?? false;
     if (typeof immediate !== 'boolean') throw new TypeError('immediate must be a boolean');
-    this.#n.shutdown(immediate);
+    native.queueShutdown(this.#n, immediate);
     this.#waits.poke(READABLE | WRITABLE | DRAINED);
   }
 
   /** Removes a named queue's name; its memory goes when no process holds it. */
   unlink(): void {
-    this.#n.unlink();
+    native.queueUnlink(this.#n);
   }
 
   /** Yields items as they arrive until the queue is shut down and drained. */
@@ -324,7 +334,7 @@ export class Queue<T = unknown> {
 
   /** @internal */
   [kPollNow](): boolean {
-    return this.#n.qsize() > 0 || this.#n.isShutdown();
+    return native.queueQsize(this.#n) > 0 || native.queueIsShutdown(this.#n);
   }
 
   /** @internal */
@@ -336,12 +346,12 @@ export class Queue<T = unknown> {
 
   /** Unfinished tasks (JoinableQueue). @internal */
   protected _unfinished(): number {
-    return this.#n.unfinished();
+    return native.queueUnfinished(this.#n);
   }
 
   /** @internal */
   protected _taskDone(): void {
-    this.#n.taskDone();
+    native.queueTaskDone(this.#n);
   }
 
   /** @internal */
@@ -349,7 +359,7 @@ export class Queue<T = unknown> {
     try {
       const o = checkTimed(opts);
       if (o.signal?.aborted) return Promise.reject(o.signal.reason);
-      if (this.#n.unfinished() === 0) return resolved;
+      if (native.queueUnfinished(this.#n) === 0) return resolved;
       if (o.timeout === 0) throw new TimeoutError('join() timed out');
       return this.#waits.add(DRAINED, o, () => new TimeoutError('join() timed out')) as Promise<void>;
     } catch (e) {
@@ -360,7 +370,7 @@ export class Queue<T = unknown> {
   /** @internal */
   protected _joinSync(opts: unknown): void {
     const o = checkTimed(opts);
-    if (!this.#n.join(o.timeout)) throw new TimeoutError('joinSync() timed out');
+    if (!native.queueJoin(this.#n, o.timeout)) throw new TimeoutError('joinSync() timed out');
   }
 
   #serve(mask: number): void {
@@ -378,15 +388,15 @@ export class Queue<T = unknown> {
         waits.shift(READABLE)!.resolve(true);
         continue;
       }
-      let b: Buffer | null;
+      let r: number | Buffer;
       try {
-        b = this.#n.get(0);
+        r = native.queueGet(this.#n, 0);
       } catch (e) {
         waits.failAll(READABLE, e);
         return;
       }
-      if (b === null) {
-        if (this.#status[1] === SHUT_DOWN) {
+      if (r === NONE || r === GONE) {
+        if (r === GONE) {
           // Pollers see a shut-down queue as ready; getters fail.
           for (const w of waits.list(READABLE).splice(0)) {
             waits.settle(w);
@@ -398,7 +408,7 @@ export class Queue<T = unknown> {
       }
       const w = waits.shift(READABLE)!;
       try {
-        w.resolve(decode(this.#status[0], b));
+        w.resolve(this.#decode(r));
       } catch (e) {
         w.reject(e);
       }
@@ -411,7 +421,7 @@ export class Queue<T = unknown> {
       const { tag, bytes } = waits.list(WRITABLE)[0].data as { tag: number; bytes: Uint8Array };
       let r: number;
       try {
-        r = this.#n.put(tag, bytes, 0);
+        r = native.queuePut(this.#n, tag, bytes, 0);
       } catch (e) {
         waits.shift(WRITABLE)!.reject(e);
         continue;
@@ -423,7 +433,7 @@ export class Queue<T = unknown> {
   }
 
   #serveJoiners(): void {
-    if (!this.#waits.pending(DRAINED) || this.#n.unfinished() !== 0) return;
+    if (!this.#waits.pending(DRAINED) || native.queueUnfinished(this.#n) !== 0) return;
     while (this.#waits.pending(DRAINED)) this.#waits.shift(DRAINED)!.resolve(undefined);
   }
 

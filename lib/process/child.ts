@@ -8,14 +8,14 @@
  * @internal
  * @packageDocumentation
  */
-import { isMainThread, threadId, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 
 // Loading the package registers every shared class, so arguments can be attached.
 import '../../index';
 import { native } from '../native';
 import { decode } from '../serialize';
 import { context, infoOf } from './context';
-import { activeChildren, type Bootstrap } from './process';
+import { activeChildren, ATTACHED, type Bootstrap } from './process';
 import { resolveTarget } from './target';
 
 async function run(b: Bootstrap): Promise<void> {
@@ -29,6 +29,8 @@ async function run(b: Bootstrap): Promise<void> {
   try {
     const fn = await resolveTarget(b.target);
     const args = decode(b.tag, Buffer.from(b.args)) as unknown[];
+    // The parent holds extra copies of our pipe ends until we have our own.
+    parentPort?.postMessage(ATTACHED);
     await fn(...args);
   } catch (e) {
     process.stderr.write(`Process ${b.name}:\n`);

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { ProcessError } from '../errors';
+import { Connection } from '../pipe';
 import { checkTimeout } from '../options';
 import { encode, encodedTag, visitShared } from '../serialize';
 import { children, context, type ProcessInfo } from './context';
@@ -49,6 +50,8 @@ export interface Bootstrap {
 }
 
 const CHILD = path.join(__dirname, 'child.js');
+/** What a thread child posts once it has attached its arguments. @internal */
+export const ATTACHED = 'multiproc:attached';
 const live = new Set<Process>();
 let exitHookInstalled = false;
 
@@ -72,6 +75,7 @@ export class Process {
   #child: ChildProcess | undefined;
   #worker: Worker | undefined;
   #pid: number | undefined;
+  #threadId: number | undefined;
   #exitcode: number | null = null;
   #forcedCode: number | undefined;
   #started = false;
@@ -125,9 +129,9 @@ export class Process {
     return this.#pid;
   }
 
-  /** For `kind: 'thread'`: the worker's thread id. */
+  /** For `kind: 'thread'`: the worker's thread id (kept after it ends). */
   get threadId(): number | undefined {
-    return this.#worker?.threadId;
+    return this.#threadId;
   }
 
   /** `null` while running (or not started); the exit code; `-signal` when killed by a signal. */
@@ -193,11 +197,32 @@ export class Process {
   }
 
   #startThread(boot: Bootstrap): void {
+    // A thread shares our pid, so it cannot be pre-registered as the holder of
+    // the pipe ends it gets: hold an extra copy of each here until the thread
+    // says it has attached them (or ends), so that the caller may close its own
+    // copy right after start() without the peer seeing EOF.
+    const held: Connection[] = [];
+    visitShared(this.#args, (o) => {
+      if (o instanceof Connection && !o.closed) held.push(Connection.attach(o.handle));
+    });
+    const release = (): void => {
+      for (const c of held.splice(0)) c.close();
+    };
     const w = new Worker(CHILD, { workerData: boot });
     this.#worker = w;
     this.#pid = process.pid;
+    this.#threadId = w.threadId;
+    if (held.length > 0) {
+      const onAttached = (m: unknown): void => {
+        if (m !== ATTACHED) return;
+        w.off('message', onAttached);
+        release();
+      };
+      w.on('message', onAttached);
+    }
     this.#exited = new Promise((resolve) => {
       w.once('exit', (code) => {
+        release();
         this.#exitcode = this.#forcedCode ?? code;
         this.#ended();
         resolve();

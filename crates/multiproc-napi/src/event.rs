@@ -63,3 +63,4 @@ impl NativeEvent {
         self.e.unlink().map_err(|e| throw(env, e))
     }
 }
+

@@ -21,6 +21,5 @@ pub use event::NativeEvent;
 pub use lock::NativeLock;
 pub use memory::NativeMemory;
 pub use pipe::NativeConnection;
-pub use queue::NativeQueue;
 pub use semaphore::NativeSemaphore;
 pub use watch::NativeWatch;

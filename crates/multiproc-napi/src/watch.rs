@@ -136,8 +136,8 @@ impl NativeWatch {
 impl NativeWatch {
     /// Watches a queue.
     #[napi(factory)]
-    pub fn queue(env: &Env, q: &crate::queue::NativeQueue, cb: Function<u32, ()>) -> Result<NativeWatch> {
-        Self::start(env, q.watch_source(), cb)
+    pub fn queue(env: &Env, q: &crate::queue::QueueRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        Self::start(env, q.q.watch(), cb)
     }
 
     /// Watches a pipe connection.
