@@ -6,13 +6,34 @@
  * `ownerDied` is true after that acquisition.
  * @packageDocumentation
  */
-import { Acquirer, withLock, withLockSync } from './acquire';
+import { withLock, withLockSync } from './acquire';
 import { native } from './native';
-import { checkName, type WaitOptions } from './options';
+import { checkName, checkWait, type WaitOptions } from './options';
 import { kShared, registerShared, type Handle } from './shared';
+import { WaitSet } from './waiters';
 
-type NativeLock = InstanceType<typeof native.NativeLock>;
-type NativeHandle = ReturnType<NativeLock['handle']>;
+type LockRef = ReturnType<typeof native.lockCreate>;
+type NativeHandle = ReturnType<typeof native.lockHandle>;
+
+// Int32 indexes of the shared lock words (asserted in crates/multiproc-core/src/lock.rs).
+const WORD = 0;
+const OWNER_PID = 1;
+const OWNER_TID = 2;
+const COURTESY = 3;
+const START_LO = 4;
+const START_HI = 5;
+const DEPTH = 7;
+const SEQ = 8;
+const SLEEPERS = 9;
+const WAITERS = 0x80000000 | 0;
+const OWNER = 0x7fffffff;
+const FREE = 1;
+
+// Who we are, as the lock words record it: this thread's kernel tid and this
+// process's pid and start time (each worker thread loads its own copy).
+const TID = native.currentTid();
+const PID = process.pid;
+const [START_LOW, START_HIGH] = native.processStartTime();
 
 /** The structured-cloneable description of a lock. */
 export interface LockHandle extends Handle, NativeHandle {
@@ -48,13 +69,25 @@ export function nativeHandle(h: NativeHandle): NativeHandle {
   return { kind: h.kind, token: h.token, name: h.name ?? undefined, holders: h.holders };
 }
 
-let attaching: NativeLock | undefined;
+let attaching: LockRef | undefined;
 
-/** A lock shared by processes and threads. */
+/** Python's ValueError/RuntimeError cases: a plain Error with a code, like the addon's. */
+function misuse(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_MULTIPROC_MISUSE' });
+}
+
+/**
+ * A lock shared by processes and threads. An uncontended acquire or release
+ * is a compare-and-swap on shared memory done right here; waiting, taking
+ * over from a dead holder and wake-ups are native.
+ */
 export class Lock {
   /** @internal */
-  readonly _n: NativeLock;
-  readonly #acq: Acquirer;
+  readonly _n: LockRef;
+  readonly #w: Int32Array;
+  readonly #recursive: boolean;
+  #ownerDied = false;
+  readonly #waits: WaitSet;
 
   /** @param opts `{ name }` to create-or-open a named lock. */
   constructor(opts?: NamedOptions) {
@@ -63,18 +96,20 @@ export class Lock {
       attaching = undefined;
     } else {
       const name = checkNamed(opts);
-      this._n = native.NativeLock.create(new.target === RLock, name);
+      this._n = native.lockCreate(new.target === RLock, name);
     }
-    this.#acq = new Acquirer(this._n, (cb) => native.NativeWatch.lock(this._n, cb));
+    this.#recursive = native.lockRecursive(this._n);
+    this.#w = new Int32Array(native.lockView(this._n) as ArrayBuffer);
+    this.#waits = new WaitSet((cb) => native.NativeWatch.lock(this._n, cb), () => this.#serve());
   }
 
   /** Opens the lock a handle describes (a Lock or an RLock, as it was made). */
   static attach(handle: LockHandle): Lock {
     const h = checkNativeHandle(handle, ['Lock', 'RLock']);
-    const n = native.NativeLock.attach(nativeHandle(h));
+    const n = native.lockAttach(nativeHandle(h));
     attaching = n;
     try {
-      return n.recursive ? new RLock() : new Lock();
+      return native.lockRecursive(n) ? new RLock() : new Lock();
     } finally {
       attaching = undefined;
     }
@@ -87,12 +122,42 @@ export class Lock {
 
   /** A plain, structured-cloneable description for `attach`. */
   get handle(): LockHandle {
-    return { type: this._n.recursive ? 'RLock' : 'Lock', ...this._n.handle() };
+    return { type: this.#recursive ? 'RLock' : 'Lock', ...native.lockHandle(this._n) };
   }
 
   /** True if the last acquisition through this object took the lock over from a dead holder. */
   get ownerDied(): boolean {
-    return this._n.ownerDied;
+    return this.#ownerDied;
+  }
+
+  /** One attempt without waiting, in shared memory only. */
+  #tryFast(): boolean {
+    const w = this.#w;
+    if (this.#recursive && (Atomics.load(w, WORD) & OWNER) === TID) {
+      w[DEPTH]++;
+      return true;
+    }
+    if (w[COURTESY] === TID || Atomics.compareExchange(w, WORD, 0, TID) !== 0) return false;
+    if (w[OWNER_PID] === PID && w[START_LO] === START_LOW && w[START_HI] === START_HIGH) {
+      // Same process as the last owner: its record needs only the thread.
+      w[OWNER_TID] = TID;
+    } else {
+      w[OWNER_PID] = PID;
+      w[START_LO] = START_LOW;
+      w[START_HI] = START_HIGH;
+      // Publishes the record: readers check the tid first, then pid and start.
+      Atomics.store(w, OWNER_TID, TID);
+    }
+    if (this.#recursive) w[DEPTH] = 1;
+    this.#ownerDied = false;
+    return true;
+  }
+
+  /** Native acquire (waits up to `timeout`; takes over from dead holders). */
+  #acquireNative(timeout: number | undefined): boolean {
+    const r = native.lockAcquire(this._n, timeout);
+    if (r !== 0) this.#ownerDied = r === 2;
+    return r !== 0;
   }
 
   /**
@@ -100,22 +165,54 @@ export class Lock {
    * or with `block: false` when held; rejects with the signal's reason on abort.
    */
   acquire(opts?: WaitOptions): Promise<boolean> {
-    return this.#acq.acquire(opts);
+    try {
+      const o = checkWait(opts);
+      if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+      if (!this.#waits.pending(FREE) && (this.#tryFast() || this.#acquireNative(0))) return Promise.resolve(true);
+      if (o.timeout === 0) return Promise.resolve(false);
+      return this.#waits.add(FREE, o, () => false, undefined, true) as Promise<boolean>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Acquires, blocking the calling thread. True once acquired, false on timeout. */
   acquireSync(opts?: WaitOptions): boolean {
-    return this.#acq.acquireSync(opts);
+    if (opts === undefined && this.#tryFast()) return true;
+    const o = checkWait(opts);
+    return this.#tryFast() || this.#acquireNative(o.timeout);
+  }
+
+  #serve(): void {
+    while (this.#waits.pending(FREE) && (this.#tryFast() || this.#acquireNative(0))) this.#waits.shift(FREE)!.resolve(true);
   }
 
   /** Releases. Throws if not held (RLock: if not held by the calling thread). */
   release(): void {
-    this._n.release();
+    const w = this.#w;
+    const cur = Atomics.load(w, WORD);
+    if (cur === 0) throw misuse('release unlocked lock');
+    if (this.#recursive) {
+      if ((cur & OWNER) !== TID) throw misuse('cannot release un-acquired lock');
+      if (w[DEPTH] > 1) {
+        w[DEPTH]--;
+        return;
+      }
+    }
+    w[OWNER_TID] = 0;
+    const prev = Atomics.exchange(w, WORD, 0);
+    const hadWaiters = (prev & WAITERS) !== 0;
+    // Async waiters sleep on SEQ; with none registered there is nobody to tell
+    // (one registering now sees the lock free before it sleeps).
+    const watchers = Atomics.load(w, SLEEPERS) !== 0;
+    if (watchers) Atomics.add(w, SEQ, 1);
+    if (hadWaiters || watchers) native.lockWake(this._n, hadWaiters);
+    if (this.#waits.pending(FREE)) this.#serve();
   }
 
   /** True while some process or thread holds it. */
   locked(): boolean {
-    return this._n.locked();
+    return Atomics.load(this.#w, WORD) !== 0;
   }
 
   /** Runs `fn` holding the lock (Python's `with lock:`), releasing it however `fn` ends. */
@@ -130,7 +227,7 @@ export class Lock {
 
   /** Removes a named lock's name. */
   unlink(): void {
-    this._n.unlink();
+    native.lockUnlink(this._n);
   }
 }
 
@@ -143,7 +240,7 @@ export class RLock extends Lock {
 
   /** @internal Restores the recursion depth after a Condition wait. */
   _restoreDepth(depth: number): void {
-    this._n.restoreDepth(depth);
+    native.lockRestoreDepth(this._n, depth);
   }
 }
 

@@ -53,7 +53,7 @@ const BITS = [1, 2, 4] as const;
 
 /** The waiters of one object, by condition bit. */
 export class WaitSet {
-  readonly #lists = new Map<number, Waiter[]>(BITS.map((b) => [b, []]));
+  readonly #lists: Waiter[][] = [[], [], [], [], []];
   readonly #open: (cb: (mask: number) => void) => Watch;
   readonly #serve: (mask: number) => void;
   #watch: Watch | undefined;
@@ -70,12 +70,12 @@ export class WaitSet {
 
   /** The FIFO of `bit`. */
   list(bit: number): Waiter[] {
-    return this.#lists.get(bit)!;
+    return this.#lists[bit];
   }
 
   /** True if `bit` has pending waiters. */
   pending(bit: number): boolean {
-    return this.list(bit).length > 0;
+    return this.#lists[bit].length > 0;
   }
 
   /** Waiters of `bit` stop (or start again) keeping the process alive. */

@@ -32,6 +32,23 @@ pub struct LockState {
     pub released: Signal,
 }
 
+// The TS layer takes and releases an uncontended lock with Atomics on these
+// fields directly (a native call costs more than the whole operation); only
+// waiting, dead holders and wake-ups go through Rust. Keep in sync with lib/lock.ts.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(LockState, mutex) == 0);
+    assert!(offset_of!(RobustMutex, word) == 0);
+    assert!(offset_of!(RobustMutex, owner_pid) == 4);
+    assert!(offset_of!(RobustMutex, owner_tid) == 8);
+    assert!(offset_of!(RobustMutex, courtesy) == 12);
+    assert!(offset_of!(RobustMutex, owner_start) == 16);
+    assert!(offset_of!(LockState, recursive) == 24);
+    assert!(offset_of!(LockState, depth) == 28);
+    assert!(offset_of!(LockState, released) == 32);
+    assert!(std::mem::size_of::<LockState>() == 40);
+};
+
 /// An open Lock or RLock.
 pub struct Lock {
     seg: Arc<Segment>,
@@ -155,6 +172,21 @@ impl Lock {
             self.state().depth.store(depth.max(1), Ordering::Relaxed);
         }
         true
+    }
+
+    /// The wake-ups owed after a release done outside Rust (by the TS fast
+    /// path): hand over to a sleeper if there was one, and wake async watchers.
+    pub fn wake_after_release(&self, had_waiters: bool) {
+        let st = self.state();
+        if had_waiters {
+            st.mutex.courtesy.store(owner::tid(), Ordering::Relaxed);
+            if rustix::thread::futex::wake(&st.mutex.word, rustix::thread::futex::Flags::empty(), 1).unwrap_or(0) == 0 {
+                st.mutex.courtesy.store(0, Ordering::Relaxed);
+            }
+        }
+        if st.released.sleepers.load(Ordering::SeqCst) != 0 {
+            crate::waker::wake_all(&st.released.seq);
+        }
     }
 
     /// A watch source for async acquires.

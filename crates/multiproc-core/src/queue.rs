@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::ends::HolderTable;
 use crate::error::{Error, Result};
-use crate::mutex::{Acquired, RobustMutex};
+use crate::mutex::{Acquired, RobustMutex, LIVENESS_CHECK};
 use crate::segment::{Kind, Mapping, Segment, Signal};
 use crate::waker::{self, Deadline};
 use crate::watcher::Watchable;
@@ -181,6 +181,12 @@ impl Watchable for QueueWatch {
             WRITABLE => &s.writable,
             _ => &s.drained,
         }
+    }
+
+    /// A process killed between its commit and its `notify_all` signals
+    /// nothing: look at the published state again now and then (see [`block`]).
+    fn recheck(&self) -> Option<std::time::Duration> {
+        Some(LIVENESS_CHECK)
     }
 }
 
@@ -511,11 +517,15 @@ impl Queue {
 /// The blocking sequence: try → spin briefly → register as sleeper → re-try →
 /// sleep until the signal moves or the deadline passes → deregister.
 /// `None` if the deadline passed.
+///
+/// Sleeps are cut every [`LIVENESS_CHECK`]: a process killed after committing
+/// a change but before its `notify_all` leaves a change nobody signals (an
+/// item nobody is woken for), so sleepers look again now and then.
 pub(crate) fn block<Q, R>(q: &mut Q, bit: u32, deadline: Deadline, attempt: impl FnMut(&mut Q) -> Option<R>) -> Option<R>
 where
     Q: SignalSource,
 {
-    block_sliced(q, bit, deadline, None, attempt)
+    block_sliced(q, bit, deadline, Some(LIVENESS_CHECK), attempt)
 }
 
 /// [`block`], waking at least every `slice` to re-run `attempt` (for

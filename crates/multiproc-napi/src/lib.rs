@@ -18,7 +18,6 @@ pub use barrier::NativeBarrier;
 pub use condition::NativeCondition;
 pub use convert::NativeHandle;
 pub use event::NativeEvent;
-pub use lock::NativeLock;
 pub use memory::NativeMemory;
 pub use pipe::NativeConnection;
 pub use semaphore::NativeSemaphore;

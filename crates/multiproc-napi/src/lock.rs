@@ -1,85 +1,106 @@
-//! `NativeLock`: the binding of `multiproc_core::lock::Lock` (Lock and RLock).
+//! Lock functions: the binding of `multiproc_core::lock::Lock` (Lock and RLock).
+//!
+//! The TS layer takes and releases an uncontended lock itself with Atomics on
+//! the shared words (`lock_view`); these functions are the slow path:
+//! waiting, taking over from a dead holder, misuse errors and wake-ups.
 
 use multiproc_core::lock::Lock;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::memory::external_array_buffer;
 
-/// A Lock or RLock opened by this JS thread.
-#[napi]
-pub struct NativeLock {
+/// An open Lock or RLock.
+pub struct LockBox {
     pub(crate) l: Lock,
 }
 
+/// The JS handle of an open lock.
+pub type LockRef = External<LockBox>;
+
+/// Creates a lock (`recursive`: an RLock), or opens the named one.
 #[napi]
-impl NativeLock {
-    /// Creates a lock (`recursive`: an RLock), or opens the named one.
-    #[napi(factory)]
-    pub fn create(env: &Env, recursive: bool, name: Option<String>) -> Result<NativeLock> {
-        Ok(NativeLock { l: Lock::create(recursive, name.as_deref()).map_err(|e| throw(env, e))? })
-    }
+pub fn lock_create(env: &Env, recursive: bool, name: Option<String>) -> Result<LockRef> {
+    Ok(External::new(LockBox { l: Lock::create(recursive, name.as_deref()).map_err(|e| throw(env, e))? }))
+}
 
-    /// Opens the lock a handle describes.
-    #[napi(factory)]
-    pub fn attach(env: &Env, handle: NativeHandle) -> Result<NativeLock> {
-        let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
-        Ok(NativeLock { l: Lock::attach(&h).map_err(|e| throw(env, e))? })
-    }
+/// Opens the lock a handle describes.
+#[napi]
+pub fn lock_attach(env: &Env, handle: NativeHandle) -> Result<LockRef> {
+    let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
+    Ok(External::new(LockBox { l: Lock::attach(&h).map_err(|e| throw(env, e))? }))
+}
 
-    /// The handle other processes attach with.
-    #[napi]
-    pub fn handle(&self) -> NativeHandle {
-        handle_to_js(&self.l.segment().handle())
-    }
+/// The handle other processes attach with.
+#[napi]
+pub fn lock_handle(l: &LockRef) -> NativeHandle {
+    handle_to_js(&l.l.segment().handle())
+}
 
-    /// True for an RLock.
-    #[napi(getter)]
-    pub fn recursive(&self) -> bool {
-        self.l.is_recursive()
-    }
+/// True for an RLock.
+#[napi]
+pub fn lock_recursive(l: &LockRef) -> bool {
+    l.l.is_recursive()
+}
 
-    /// Whether the last acquisition took the lock over from a dead holder.
-    #[napi(getter)]
-    pub fn owner_died(&self) -> bool {
-        self.l.owner_died()
-    }
+/// An ArrayBuffer over the lock's shared words (layout asserted in the core's lock.rs).
+#[napi]
+pub fn lock_view<'env>(env: &'env Env, l: &LockRef) -> Result<Unknown<'env>> {
+    let seg = l.l.segment().clone();
+    let ptr = l.l.state() as *const _ as *mut u8;
+    let len = std::mem::size_of::<multiproc_core::lock::LockState>();
+    external_array_buffer(env, ptr, len, Box::new(seg))
+}
 
-    /// Acquires, waiting up to `timeout` ms (`null`: forever). False on timeout.
-    #[napi]
-    pub fn acquire(&mut self, timeout: Option<f64>) -> bool {
-        self.l.acquire(deadline(timeout))
+/// Acquires, waiting up to `timeout` ms (`null`: forever): 0 timed out,
+/// 1 acquired, 2 acquired from a holder that died.
+#[napi]
+pub fn lock_acquire(l: &mut LockRef, timeout: Option<f64>) -> u32 {
+    if !l.l.acquire(deadline(timeout)) {
+        0
+    } else if l.l.owner_died() {
+        2
+    } else {
+        1
     }
+}
 
-    /// Releases; throws `ERR_MULTIPROC_MISUSE` if unheld (or, for an RLock, not ours).
-    #[napi]
-    pub fn release(&mut self, env: &Env) -> Result<()> {
-        self.l.release().map_err(|e| throw(env, e))
-    }
+/// Releases; throws `ERR_MULTIPROC_MISUSE` if unheld (or, for an RLock, not ours).
+#[napi]
+pub fn lock_release(env: &Env, l: &mut LockRef) -> Result<()> {
+    l.l.release().map_err(|e| throw(env, e))
+}
 
-    /// Whether anyone holds it.
-    #[napi]
-    pub fn locked(&self) -> bool {
-        self.l.locked()
-    }
+/// Wake-ups after a release done by the TS fast path.
+#[napi]
+pub fn lock_wake(l: &LockRef, had_waiters: bool) {
+    l.l.wake_after_release(had_waiters);
+}
 
-    /// Whether the calling thread holds it.
-    #[napi]
-    pub fn is_mine(&self) -> bool {
-        self.l.is_mine()
+/// RLock: sets the recursion depth after an async re-acquire (Condition).
+#[napi]
+pub fn lock_restore_depth(l: &mut LockRef, depth: u32) {
+    if l.l.is_recursive() && l.l.is_mine() {
+        l.l.state().depth.store(depth.max(1), std::sync::atomic::Ordering::Relaxed);
     }
+}
 
-    /// RLock: sets the recursion depth after an async re-acquire (Condition).
-    #[napi]
-    pub fn restore_depth(&mut self, depth: u32) {
-        if self.l.is_recursive() && self.l.is_mine() {
-            self.l.state().depth.store(depth.max(1), std::sync::atomic::Ordering::Relaxed);
-        }
-    }
+/// Removes a named lock's name.
+#[napi]
+pub fn lock_unlink(env: &Env, l: &LockRef) -> Result<()> {
+    l.l.unlink().map_err(|e| throw(env, e))
+}
 
-    /// Removes a named lock's name.
-    #[napi]
-    pub fn unlink(&self, env: &Env) -> Result<()> {
-        self.l.unlink().map_err(|e| throw(env, e))
-    }
+/// The calling thread's kernel thread id (the owner id the lock words hold).
+#[napi]
+pub fn current_tid() -> u32 {
+    multiproc_core::owner::tid()
+}
+
+/// This process's start time as `[low 32 bits, high 32 bits]`.
+#[napi]
+pub fn process_start_time() -> Vec<u32> {
+    let s = multiproc_core::owner::my_start_time();
+    vec![s as u32, (s >> 32) as u32]
 }

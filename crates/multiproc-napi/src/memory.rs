@@ -14,6 +14,25 @@ pub struct NativeMemory {
     m: Memory,
 }
 
+/// An ArrayBuffer over `len` bytes at `ptr`, which `keep` keeps valid until
+/// the buffer is collected.
+pub fn external_array_buffer<'env>(env: &'env Env, ptr: *mut u8, len: usize, keep: Box<dyn Send>) -> Result<Unknown<'env>> {
+    let hint = Box::into_raw(Box::new(keep));
+    let mut value = std::ptr::null_mut();
+    // SAFETY: `ptr..ptr+len` is live shared memory kept alive by `hint` until
+    // the finalizer runs.
+    let st = unsafe {
+        napi::sys::napi_create_external_arraybuffer(env.raw(), ptr.cast(), len, Some(release_mapping), hint.cast(), &mut value)
+    };
+    if st != napi::sys::Status::napi_ok {
+        // SAFETY: N-API did not take the hint: release it here, once.
+        drop(unsafe { Box::from_raw(hint) });
+        return Err(Error::new(Status::from(st), "cannot create an external ArrayBuffer"));
+    }
+    // SAFETY: `value` is a live ArrayBuffer of this env.
+    unsafe { Unknown::from_napi_value(env.raw(), value) }
+}
+
 unsafe extern "C" fn release_mapping(_env: napi::sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
     // SAFETY: `hint` is the Box made in `buffer` and is released exactly once, here.
     drop(unsafe { Box::from_raw(hint as *mut Box<dyn Send>) });
@@ -60,29 +79,8 @@ impl NativeMemory {
 
     /// An ArrayBuffer over the shared bytes.
     #[napi]
-    pub fn buffer(&self, env: &Env) -> Result<Unknown<'_>> {
-        let keep: Box<Box<dyn Send>> = Box::new(self.m.keep_alive());
-        let hint = Box::into_raw(keep);
-        let mut value = std::ptr::null_mut();
-        // SAFETY: the data pointer and size describe a live shared mapping, kept
-        // alive by `hint` until the finalizer runs.
-        let st = unsafe {
-            napi::sys::napi_create_external_arraybuffer(
-                env.raw(),
-                self.m.data().cast(),
-                self.m.size(),
-                Some(release_mapping),
-                hint.cast(),
-                &mut value,
-            )
-        };
-        if st != napi::sys::Status::napi_ok {
-            // SAFETY: N-API did not take the hint: release it here, once.
-            drop(unsafe { Box::from_raw(hint) });
-            return Err(Error::new(Status::from(st), "cannot create an external ArrayBuffer"));
-        }
-        // SAFETY: `value` is a live ArrayBuffer of this env.
-        unsafe { Unknown::from_napi_value(env.raw(), value) }
+    pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        external_array_buffer(env, self.m.data(), self.m.size(), self.m.keep_alive())
     }
 
     /// Removes a named segment's name.

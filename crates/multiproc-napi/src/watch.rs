@@ -148,7 +148,7 @@ impl NativeWatch {
 
     /// Watches a Lock or RLock (bit 1: may be free).
     #[napi(factory)]
-    pub fn lock(env: &Env, l: &crate::lock::NativeLock, cb: Function<u32, ()>) -> Result<NativeWatch> {
+    pub fn lock(env: &Env, l: &crate::lock::LockRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
         Self::start(env, l.l.watch(), cb)
     }
 
