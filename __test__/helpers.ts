@@ -9,6 +9,9 @@ import { Worker } from 'node:worker_threads';
 
 const live = new Set<ChildProcess>();
 const workers = new Set<Worker>();
+// Exit of each worker, watched from its start: a worker that already exited
+// emits no more 'exit' events.
+const workerExits = new WeakMap<Worker, Promise<{ code: number | null; signal: NodeJS.Signals | null }>>();
 
 /** Path of a compiled fixture (`__test__/fixtures/<name>.ts`). */
 export function fixture(name: string): string {
@@ -27,13 +30,24 @@ export function forkFixture(name: string, arg: unknown, opts: { silent?: boolean
 export function startWorker(name: string, arg: unknown): Worker {
   const w = new Worker(fixture(name), { workerData: arg });
   workers.add(w);
-  w.once('exit', () => workers.delete(w));
+  workerExits.set(
+    w,
+    new Promise((resolve, reject) => {
+      w.once('error', reject);
+      w.once('exit', (code) => {
+        workers.delete(w);
+        resolve({ code, signal: null });
+      });
+    }),
+  );
   return w;
 }
 
 /** Resolves with the exit code and signal of a child or worker. */
 export function exited(p: ChildProcess | Worker): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (p instanceof Worker) {
+    const known = workerExits.get(p);
+    if (known) return known;
     return new Promise((resolve, reject) => {
       p.once('error', reject);
       p.once('exit', (code) => resolve({ code, signal: null }));
@@ -43,7 +57,11 @@ export function exited(p: ChildProcess | Worker): Promise<{ code: number | null;
   return new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-/** Kills every child and worker a test left running (call from `test.afterEach.always`). */
+/**
+ * Kills every child and worker still running (call from `test.afterEach.always`).
+ * It kills those of every test of the file, so tests that start children must
+ * be `test.serial`.
+ */
 export async function reap(): Promise<void> {
   const waits: Promise<unknown>[] = [];
   for (const c of live) {
