@@ -30,16 +30,16 @@ export function forkFixture(name: string, arg: unknown, opts: { silent?: boolean
 export function startWorker(name: string, arg: unknown): Worker {
   const w = new Worker(fixture(name), { workerData: arg });
   workers.add(w);
-  workerExits.set(
-    w,
-    new Promise((resolve, reject) => {
-      w.once('error', reject);
-      w.once('exit', (code) => {
-        workers.delete(w);
-        resolve({ code, signal: null });
-      });
-    }),
-  );
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      workers.delete(w);
+      resolve({ code, signal: null });
+    });
+  });
+  // Handled here so an error nobody waits for is not an unhandled rejection.
+  exit.catch(() => undefined);
+  workerExits.set(w, exit);
   return w;
 }
 
