@@ -13,17 +13,20 @@
 import { BrokenPipeError, BufferTooShort, EOFError, MultiprocError } from './errors';
 import { native } from './native';
 import { checkSignal, checkTimeout, type Wait } from './options';
-import { decode, encode, encodedTag } from './serialize';
+import { decode, decodeScratch, encode, encodedTag, scratch, takeScratch } from './serialize';
 import { kShared, registerShared, type Handle } from './shared';
 import { kPoll, kPollNow, WaitSet, type Waitable } from './waiters';
 
-type NativeConnection = InstanceType<typeof native.NativeConnection>;
-type NativeHandle = ReturnType<NativeConnection['handle']>['rx'];
+type ConnectionRef = ReturnType<typeof native.connAttach>;
+type NativeHandle = ReturnType<typeof native.connHandle>['rx'];
 
 const READABLE = 1;
 const WRITABLE = 2;
 const OK = 0;
 const PEER_CLOSED = 3;
+/** `connRecv` results that are not messages: nothing yet (or timed out), EOF. */
+const NONE = -1;
+const EOF = -3;
 const TAG_BYTES = 1;
 /** What a pending receive wants: a value, the bytes, or only to know that data is there. */
 const VALUE = 0;
@@ -44,7 +47,7 @@ export interface ConnectionHandle extends Handle {
 }
 
 
-let attaching: { n: NativeConnection; status: Uint32Array } | undefined;
+let attaching: { n: ConnectionRef; status: Uint32Array } | undefined;
 const resolved = Promise.resolve();
 
 class ClosedError extends MultiprocError {
@@ -87,7 +90,10 @@ function checkMaxlength(maxlength: unknown): number | undefined {
 
 /** One end of a pipe. Share it with another process or thread through `handle` / `Connection.attach`. */
 export class Connection<T = unknown> {
-  readonly #n: NativeConnection;
+  readonly #n: ConnectionRef;
+  #readable: boolean;
+  #writable: boolean;
+  #closed = false;
   readonly #status: Uint32Array;
   readonly #waits = new WaitSet(
     (cb) => native.NativeWatch.connection(this.#n, cb),
@@ -100,10 +106,11 @@ export class Connection<T = unknown> {
     this.#n = attaching.n;
     this.#status = attaching.status;
     attaching = undefined;
+    [this.#readable, this.#writable] = native.connState(this.#n);
   }
 
   /** @internal */
-  static _wrap(n: NativeConnection, status: Uint32Array): Connection {
+  static _wrap(n: ConnectionRef, status: Uint32Array): Connection {
     attaching = { n, status };
     return new Connection();
   }
@@ -124,7 +131,7 @@ export class Connection<T = unknown> {
       }
     }
     const status = new Uint32Array(2);
-    const n = native.NativeConnection.attach(status, { rx: h.rx ?? undefined, tx: h.tx ?? undefined });
+    const n = native.connAttach(status, scratch, { rx: h.rx ?? undefined, tx: h.tx ?? undefined });
     return Connection._wrap(n, status) as Connection<T>;
   }
 
@@ -135,45 +142,45 @@ export class Connection<T = unknown> {
 
   /** A plain, structured-cloneable description for `Connection.attach`. */
   get handle(): ConnectionHandle {
-    if (this.#n.closed) throw new ClosedError();
-    const { rx, tx } = this.#n.handle();
+    if (this.#closed) throw new ClosedError();
+    const { rx, tx } = native.connHandle(this.#n);
     return { type: 'Connection', ...(rx ? { rx } : {}), ...(tx ? { tx } : {}) };
   }
 
   /** True after `close()`. */
   get closed(): boolean {
-    return this.#n.closed;
+    return this.#closed;
   }
 
   /** True if this end can receive (and is open). */
   get readable(): boolean {
-    return this.#n.readable;
+    return !this.#closed && this.#readable;
   }
 
   /** True if this end can send (and is open). */
   get writable(): boolean {
-    return this.#n.writable;
+    return !this.#closed && this.#writable;
   }
 
   /** @internal Counts process `pid` as a holder of this end (a child about to attach it). */
   _addHolder(pid: number): void {
-    this.#n.addHolder(pid);
+    native.connAddHolder(this.#n, pid);
   }
 
   #checkSend(): void {
-    if (this.#n.closed) throw new ClosedError();
-    if (!this.#n.writable) throw new MultiprocError('this connection is receive-only', 'ERR_MULTIPROC_MISUSE');
+    if (this.#closed) throw new ClosedError();
+    if (!this.#writable) throw new MultiprocError('this connection is receive-only', 'ERR_MULTIPROC_MISUSE');
   }
 
   #checkRecv(): void {
-    if (this.#n.closed) throw new ClosedError();
-    if (!this.#n.readable) throw new MultiprocError('this connection is send-only', 'ERR_MULTIPROC_MISUSE');
+    if (this.#closed) throw new ClosedError();
+    if (!this.#readable) throw new MultiprocError('this connection is send-only', 'ERR_MULTIPROC_MISUSE');
   }
 
   #sendRaw(tag: number, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#waits.pending(WRITABLE)) {
-      const r = this.#n.send(tag, bytes, 0);
+      const r = native.connSend(this.#n, tag, bytes, 0);
       if (r === OK) return resolved;
       if (r === PEER_CLOSED) return Promise.reject(new BrokenPipeError());
     }
@@ -182,7 +189,7 @@ export class Connection<T = unknown> {
   }
 
   #sendRawSync(tag: number, bytes: Uint8Array): void {
-    if (this.#n.send(tag, bytes, undefined) === PEER_CLOSED) throw new BrokenPipeError();
+    if (native.connSend(this.#n, tag, bytes, undefined) === PEER_CLOSED) throw new BrokenPipeError();
   }
 
   /** Sends a structured-cloneable value. Waits while the pipe's buffer is full. Rejects with `BrokenPipeError` (EPIPE). */
@@ -225,18 +232,25 @@ export class Connection<T = unknown> {
   #recvRaw(signal: AbortSignal | undefined, decoded: boolean): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#waits.pending(READABLE)) {
-      const b = this.#n.recv(0);
-      if (b !== null) return Promise.resolve(decoded ? decode(this.#status[0], b) : b);
-      if (this.#status[1] === PEER_CLOSED) return Promise.reject(new EOFError());
+      const r = native.connRecv(this.#n, 0);
+      if (r === EOF) return Promise.reject(new EOFError());
+      if (r !== NONE) return Promise.resolve(this.#take(r, decoded));
     }
     const o: Wait = { block: true, timeout: undefined, signal };
     return this.#waits.add(READABLE, o, () => undefined, { mode: decoded ? VALUE : BYTES });
   }
 
-  #recvRawSync(): Buffer {
-    const b = this.#n.recv(undefined);
-    if (b === null) throw new EOFError();
-    return b;
+  #recvRawSync(decoded: boolean): unknown {
+    const r = native.connRecv(this.#n, undefined);
+    if (r === EOF || r === NONE) throw new EOFError();
+    return this.#take(r, decoded);
+  }
+
+  /** What `connRecv` returned (a length in the scratch buffer, or a Buffer) as a value or as bytes. */
+  #take(r: number | Buffer, decoded: boolean): unknown {
+    const tag = this.#status[0];
+    if (typeof r === 'number') return decoded ? decodeScratch(tag, r) : takeScratch(r);
+    return decoded ? decode(tag, r) : r;
   }
 
   /** Receives the next value sent with `send` (or a Buffer sent with `sendBytes`). Rejects with `EOFError`. */
@@ -253,8 +267,7 @@ export class Connection<T = unknown> {
   /** Blocking `recv`. @throws EOFError */
   recvSync(): T {
     this.#checkRecv();
-    const b = this.#recvRawSync();
-    return decode(this.#status[0], b) as T;
+    return this.#recvRawSync(true) as T;
   }
 
   /**
@@ -276,7 +289,7 @@ export class Connection<T = unknown> {
   recvBytesSync(maxlength?: number): Buffer {
     const max = checkMaxlength(maxlength);
     this.#checkRecv();
-    return checkLength(this.#recvRawSync(), max);
+    return checkLength(this.#recvRawSync(false) as Buffer, max);
   }
 
   /**
@@ -298,7 +311,7 @@ export class Connection<T = unknown> {
   recvBytesIntoSync(buf: ArrayBufferView | ArrayBuffer, offset?: number): number {
     const target = bytesOf(buf, offset, undefined);
     this.#checkRecv();
-    return copyInto(this.#recvRawSync(), target);
+    return copyInto(this.#recvRawSync(false) as Buffer, target);
   }
 
   /**
@@ -318,7 +331,7 @@ export class Connection<T = unknown> {
 
   #pollAsync(timeout: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#n.poll(0)) return Promise.resolve(true);
+    if (native.connPoll(this.#n, 0)) return Promise.resolve(true);
     if (timeout === 0) return Promise.resolve(false);
     const o: Wait = { block: true, timeout, signal };
     return this.#waits.add(READABLE, o, () => false, { mode: PEEK }, true) as Promise<boolean>;
@@ -328,12 +341,12 @@ export class Connection<T = unknown> {
   pollSync(timeout: number = 0): boolean {
     const t = checkTimeout(timeout);
     this.#checkRecv();
-    return this.#n.poll(t);
+    return native.connPoll(this.#n, t);
   }
 
   /** @internal */
   [kPollNow](): boolean {
-    return !this.#n.closed && this.#n.readable && this.#n.poll(0);
+    return !this.#closed && this.#readable && native.connPoll(this.#n, 0);
   }
 
   /** @internal */
@@ -343,8 +356,9 @@ export class Connection<T = unknown> {
 
   /** Closes this end here. The peer sees EOF once every process holding this end closed it or died. */
   close(): void {
-    if (this.#n.closed) return;
-    this.#n.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    native.connClose(this.#n);
     this.#waits.failAll(READABLE, new ClosedError());
     this.#waits.failAll(WRITABLE, new ClosedError());
     this.#waits.rearm();
@@ -371,34 +385,34 @@ export class Connection<T = unknown> {
 
   #serveReaders(): void {
     const waits = this.#waits;
-    while (waits.pending(READABLE) && !this.#n.closed) {
+    while (waits.pending(READABLE) && !this.#closed) {
       const mode = (waits.list(READABLE)[0].data as { mode: number }).mode;
       if (mode === PEEK) {
-        if (!this.#n.poll(0)) return;
+        if (!native.connPoll(this.#n, 0)) return;
         waits.shift(READABLE)!.resolve(true);
         continue;
       }
-      const b = this.#n.recv(0);
-      if (b !== null) {
+      const r = native.connRecv(this.#n, 0);
+      if (r === EOF) {
+        waits.shift(READABLE)!.reject(new EOFError());
+      } else if (r === NONE) {
+        return;
+      } else {
         const w = waits.shift(READABLE)!;
         try {
-          w.resolve(mode === VALUE ? decode(this.#status[0], b) : b);
+          w.resolve(this.#take(r, mode === VALUE));
         } catch (e) {
           w.reject(e);
         }
-      } else if (this.#status[1] === PEER_CLOSED) {
-        waits.shift(READABLE)!.reject(new EOFError());
-      } else {
-        return;
       }
     }
   }
 
   #serveSenders(): void {
     const waits = this.#waits;
-    while (waits.pending(WRITABLE) && !this.#n.closed) {
+    while (waits.pending(WRITABLE) && !this.#closed) {
       const { tag, bytes } = waits.list(WRITABLE)[0].data as { tag: number; bytes: Uint8Array };
-      const r = this.#n.send(tag, bytes, 0);
+      const r = native.connSend(this.#n, tag, bytes, 0);
       if (r === OK) waits.shift(WRITABLE)!.resolve(undefined);
       else if (r === PEER_CLOSED) waits.failAll(WRITABLE, new BrokenPipeError());
       else return;
@@ -429,7 +443,7 @@ export function Pipe<T = unknown>(duplex: boolean = true): [Connection<T>, Conne
   if (typeof duplex !== 'boolean') throw new TypeError('duplex must be a boolean');
   const sa = new Uint32Array(2);
   const sb = new Uint32Array(2);
-  const [a, b] = native.nativePipe(duplex, sa, sb);
+  const [a, b] = native.pipeCreate(duplex, sa, scratch, sb, scratch);
   return [Connection._wrap(a, sa) as Connection<T>, Connection._wrap(b, sb) as Connection<T>];
 }
 

@@ -123,16 +123,20 @@ function jsonValue(x: unknown, depth: number): boolean {
  */
 export const scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
 
+/** A copy of the `n` bytes the addon left in `scratch`. */
+export function takeScratch(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  scratch.copy(b, 0, 0, n);
+  return b;
+}
+
 /** Decodes an item of `n` bytes that the addon left in `scratch`. */
 export function decodeScratch(tag: number, n: number): unknown {
   switch (tag) {
     case TAG_JSON:
       return JSON.parse(scratch.toString('utf8', 0, n));
-    case TAG_BUFFER: {
-      const b = Buffer.allocUnsafe(n);
-      scratch.copy(b, 0, 0, n);
-      return b;
-    }
+    case TAG_BUFFER:
+      return takeScratch(n);
     case TAG_ARRAYBUFFER:
       return scratch.buffer.slice(0, n);
     default:

@@ -19,6 +19,5 @@ pub use condition::NativeCondition;
 pub use convert::NativeHandle;
 pub use event::NativeEvent;
 pub use memory::NativeMemory;
-pub use pipe::NativeConnection;
 pub use semaphore::NativeSemaphore;
 pub use watch::NativeWatch;

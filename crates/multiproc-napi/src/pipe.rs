@@ -1,19 +1,21 @@
-//! `NativeConnection`: the binding of `multiproc_core::pipe::Connection`.
-//! Normal outcomes (nothing yet, EOF, EPIPE) are status numbers; misuse throws.
+//! Pipe functions: the binding of `multiproc_core::pipe::Connection`, as free
+//! functions on an `External` (see queue.rs for why). Normal outcomes
+//! (nothing yet, EOF, EPIPE) are status numbers; misuse throws.
 
 use multiproc_core::pipe::{self, Connection};
+use multiproc_core::queue::Record;
 use multiproc_core::Error as CoreError;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
-use crate::queue::alloc_buffer;
+use crate::queue::{receive, received};
 
 /// Status: done.
 pub const OK: u32 = 0;
-/// Status: the wait ended with nothing received / no room.
+/// Status: the wait ended with no room.
 pub const WOULD_BLOCK: u32 = 1;
-/// Status: the peer end is closed everywhere (EOF on receive, EPIPE on send).
+/// Status: the peer end is closed everywhere (EPIPE).
 pub const PEER_CLOSED: u32 = 3;
 
 /// The handles of a connection end's two directions.
@@ -25,129 +27,99 @@ pub struct NativeConnectionHandle {
     pub tx: Option<NativeHandle>,
 }
 
-/// One end of a pipe, opened by this JS thread.
-#[napi]
-pub struct NativeConnection {
-    c: Connection,
+/// One end of a pipe opened by one JS thread, with its status and scratch arrays.
+pub struct ConnectionBox {
+    pub(crate) c: Connection,
     status: Uint32Array,
+    scratch: Uint8Array,
 }
 
-/// Makes a pipe; each end reports received tags in its status array.
+/// The JS handle of an open connection end.
+pub type ConnectionRef = External<ConnectionBox>;
+
+/// Makes a pipe; each end gets its status array and the (shared) scratch buffer.
 #[napi]
-pub fn native_pipe(env: &Env, duplex: bool, status_a: Uint32Array, status_b: Uint32Array) -> Result<Vec<NativeConnection>> {
+pub fn pipe_create(
+    env: &Env,
+    duplex: bool,
+    status_a: Uint32Array,
+    scratch_a: Uint8Array,
+    status_b: Uint32Array,
+    scratch_b: Uint8Array,
+) -> Result<Vec<ConnectionRef>> {
     let (a, b) = pipe::pipe(duplex).map_err(|e| throw(env, e))?;
-    Ok(vec![NativeConnection { c: a, status: status_a }, NativeConnection { c: b, status: status_b }])
+    Ok(vec![
+        External::new(ConnectionBox { c: a, status: status_a, scratch: scratch_a }),
+        External::new(ConnectionBox { c: b, status: status_b, scratch: scratch_b }),
+    ])
 }
 
+/// Opens a connection end from its handles.
 #[napi]
-impl NativeConnection {
-    /// Opens a connection end from its handles.
-    #[napi(factory)]
-    pub fn attach(env: &Env, status: Uint32Array, handle: NativeConnectionHandle) -> Result<NativeConnection> {
-        let conv = |h: &Option<NativeHandle>| h.as_ref().map(handle_from_js).transpose();
-        let rx = conv(&handle.rx).map_err(|e| throw(env, e))?;
-        let tx = conv(&handle.tx).map_err(|e| throw(env, e))?;
-        let c = Connection::attach(rx.as_ref(), tx.as_ref()).map_err(|e| throw(env, e))?;
-        Ok(NativeConnection { c, status })
-    }
+pub fn conn_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: NativeConnectionHandle) -> Result<ConnectionRef> {
+    let conv = |h: &Option<NativeHandle>| h.as_ref().map(handle_from_js).transpose();
+    let rx = conv(&handle.rx).map_err(|e| throw(env, e))?;
+    let tx = conv(&handle.tx).map_err(|e| throw(env, e))?;
+    let c = Connection::attach(rx.as_ref(), tx.as_ref()).map_err(|e| throw(env, e))?;
+    Ok(External::new(ConnectionBox { c, status, scratch }))
+}
 
-    /// The handles other processes attach this end with.
-    #[napi]
-    pub fn handle(&self) -> NativeConnectionHandle {
-        let (rx, tx) = self.c.handles();
-        NativeConnectionHandle { rx: rx.as_ref().map(handle_to_js), tx: tx.as_ref().map(handle_to_js) }
-    }
+/// The handles other processes attach this end with.
+#[napi]
+pub fn conn_handle(c: &ConnectionRef) -> NativeConnectionHandle {
+    let (rx, tx) = c.c.handles();
+    NativeConnectionHandle { rx: rx.as_ref().map(handle_to_js), tx: tx.as_ref().map(handle_to_js) }
+}
 
-    /// Counts process `pid` as a holder of this end until it dies or closes it.
-    #[napi]
-    pub fn add_holder(&self, pid: u32) {
-        self.c.add_holder(pid);
-    }
+/// Counts process `pid` as a holder of this end until it dies or closes it.
+#[napi]
+pub fn conn_add_holder(c: &ConnectionRef, pid: u32) {
+    c.c.add_holder(pid);
+}
 
-    /// Whether this end can receive.
-    #[napi(getter)]
-    pub fn readable(&self) -> bool {
-        self.c.readable()
-    }
+/// `[readable, writable, closed]`.
+#[napi]
+pub fn conn_state(c: &ConnectionRef) -> Vec<bool> {
+    vec![c.c.readable(), c.c.writable(), c.c.closed()]
+}
 
-    /// Whether this end can send.
-    #[napi(getter)]
-    pub fn writable(&self) -> bool {
-        self.c.writable()
-    }
-
-    /// Whether this end is closed.
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.c.closed()
-    }
-
-    /// Sends one message, waiting up to `timeout` ms for room (`null`: forever).
-    /// Returns 0 (sent), 1 (no room in time) or 3 (EPIPE).
-    #[napi]
-    pub fn send(&mut self, env: &Env, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
-        match self.c.send(tag, &[data], deadline(timeout)) {
-            Ok(()) => Ok(OK),
-            Err(CoreError::Full) => Ok(WOULD_BLOCK),
-            Err(CoreError::BrokenPipe) => Ok(PEER_CLOSED),
-            Err(e) => Err(throw(env, e)),
-        }
-    }
-
-    /// Receives one message, waiting up to `timeout` ms (`null`: forever). Returns
-    /// its bytes (tag in `status[0]`) or `null` with `status[1]` = 1 (nothing) or 3 (EOF).
-    #[napi]
-    pub fn recv<'env>(&mut self, env: &'env Env, timeout: Option<f64>) -> Result<Option<BufferSlice<'env>>> {
-        let mut alloc_err = None;
-        let r = self.c.recv(deadline(timeout), |r| match alloc_buffer(env, r.len()) {
-            Ok(mut b) => {
-                r.copy_to(&mut b);
-                Some((r.tag, b))
-            }
-            Err(e) => {
-                alloc_err = Some(e);
-                None
-            }
-        });
-        // SAFETY: the status array is owned by this object and used on the JS thread only.
-        let status = unsafe { self.status.as_mut() };
-        match r {
-            Ok(Some((tag, b))) => {
-                status[0] = tag;
-                Ok(Some(b))
-            }
-            Ok(None) => Err(alloc_err.unwrap_or_else(|| Error::from_reason("cannot allocate a Buffer"))),
-            Err(CoreError::Empty) => {
-                status[1] = WOULD_BLOCK;
-                Ok(None)
-            }
-            Err(CoreError::Eof) => {
-                status[1] = PEER_CLOSED;
-                Ok(None)
-            }
-            Err(e) => Err(throw(env, e)),
-        }
-    }
-
-    /// Whether a message (or EOF) can be received, waiting up to `timeout` ms.
-    #[napi]
-    pub fn poll(&mut self, env: &Env, timeout: Option<f64>) -> Result<bool> {
-        self.c.poll(deadline(timeout)).map_err(|e| throw(env, e))
-    }
-
-    /// Closes this end in this thread.
-    #[napi]
-    pub fn close(&mut self) {
-        self.c.close();
+/// Sends one message, waiting up to `timeout` ms for room (`null`: forever).
+/// Returns 0 (sent), 1 (no room in time) or 3 (EPIPE).
+#[napi]
+pub fn conn_send(env: &Env, c: &mut ConnectionRef, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
+    match c.c.send(tag, &[data], deadline(timeout)) {
+        Ok(()) => Ok(OK),
+        Err(CoreError::Full) => Ok(WOULD_BLOCK),
+        Err(CoreError::BrokenPipe) => Ok(PEER_CLOSED),
+        Err(e) => Err(throw(env, e)),
     }
 }
 
-impl NativeConnection {
-    /// The watch source for [`crate::watch::NativeWatch`].
-    pub fn watch_source(&self) -> std::result::Result<std::sync::Arc<dyn multiproc_core::watcher::Watchable>, CoreError> {
-        if self.c.closed() {
-            return Err(CoreError::Closed);
-        }
-        Ok(self.c.watch())
+/// Receives one message, waiting up to `timeout` ms (`null`: forever): its
+/// length in the scratch buffer, a Buffer if larger, -1 nothing yet, -3 EOF.
+/// The tag goes to `status[0]`.
+#[napi]
+pub fn conn_recv<'env>(env: &'env Env, c: &mut ConnectionRef, timeout: Option<f64>) -> Result<Either<f64, BufferSlice<'env>>> {
+    let cb: &mut ConnectionBox = c;
+    // SAFETY: the arrays belong to this object and are used on the JS thread only.
+    let (scratch, status) = unsafe { (cb.scratch.as_mut(), cb.status.as_mut()) };
+    let r = cb.c.recv(deadline(timeout), |r: Record<'_>| receive(env, scratch, r));
+    match r {
+        Ok(got) => received(status, got),
+        Err(CoreError::Empty) => Ok(Either::A(-1.0)),
+        Err(CoreError::Eof) => Ok(Either::A(-3.0)),
+        Err(e) => Err(throw(env, e)),
     }
+}
+
+/// Whether a message (or EOF) can be received, waiting up to `timeout` ms.
+#[napi]
+pub fn conn_poll(env: &Env, c: &mut ConnectionRef, timeout: Option<f64>) -> Result<bool> {
+    c.c.poll(deadline(timeout)).map_err(|e| throw(env, e))
+}
+
+/// Closes this end in this thread.
+#[napi]
+pub fn conn_close(c: &mut ConnectionRef) {
+    c.c.close();
 }

@@ -142,8 +142,11 @@ impl NativeWatch {
 
     /// Watches a pipe connection.
     #[napi(factory)]
-    pub fn connection(env: &Env, c: &crate::pipe::NativeConnection, cb: Function<u32, ()>) -> Result<NativeWatch> {
-        Self::start(env, c.watch_source().map_err(|e| crate::convert::throw(env, e))?, cb)
+    pub fn connection(env: &Env, c: &crate::pipe::ConnectionRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
+        if c.c.closed() {
+            return Err(crate::convert::throw(env, multiproc_core::Error::Closed));
+        }
+        Self::start(env, c.c.watch(), cb)
     }
 
     /// Watches a Lock or RLock (bit 1: may be free).
