@@ -2,7 +2,6 @@
  * What Lock, RLock, Semaphore and BoundedSemaphore share: acquiring in both
  * forms (`acquire` resolves false on timeout, as in Python), the async FIFO of
  * pending acquires, and `withLock`.
- * @internal
  * @packageDocumentation
  */
 import { checkWait, type WaitOptions } from './options';

@@ -1,7 +1,6 @@
 /**
  * Loads the native addon (generated `binding.js` at the package root), with
  * one clear sentence when no binary exists for this platform.
- * @internal
  * @packageDocumentation
  */
 import * as path from 'node:path';

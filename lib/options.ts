@@ -2,7 +2,6 @@
  * Argument checking shared by every class: wait options (`block`,
  * `timeout` in ms, `signal`), names and sizes. Bad input is a `TypeError` or
  * `RangeError` thrown before anything happens.
- * @internal
  * @packageDocumentation
  */
 

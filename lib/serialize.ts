@@ -4,7 +4,6 @@
  * serializer and travels as raw bytes with a tag saying what to rebuild.
  * Shared objects inside an item are replaced by their handles and attached
  * again on arrival.
- * @internal
  * @packageDocumentation
  */
 import * as v8 from 'node:v8';

@@ -7,7 +7,6 @@
  * calls back when the condition may hold, the owner serves waiters in order,
  * and whatever is still pending is re-armed. The event loop is held open only
  * while some waiter that should keep it alive is pending.
- * @internal
  * @packageDocumentation
  */
 import type { Wait } from './options';

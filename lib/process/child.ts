@@ -5,7 +5,6 @@
  * target, waits for its own non-daemon children, and exits: 0 when the
  * target returns or resolves, 1 when it throws (the error and stack go to
  * stderr).
- * @internal
  * @packageDocumentation
  */
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';

@@ -2,7 +2,6 @@
  * Who "we" are: the current process (or thread) and its parent, as
  * `currentProcess()` and `parentProcess()` report them, and the list of live
  * children. Filled in by the child bootstrap.
- * @internal
  * @packageDocumentation
  */
 

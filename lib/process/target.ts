@@ -2,7 +2,6 @@
  * Process targets: where the function a child runs comes from. A target is
  * checked in the parent (so a bad one throws at `new Process`) and turned
  * into a plain spec the child resolves.
- * @internal
  * @packageDocumentation
  */
 import * as path from 'node:path';

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
-use crate::lock::LockRef;
+use crate::lock::LockBox;
 
 /// A Condition opened by this JS thread, with its own view of the lock.
 #[napi]
@@ -16,7 +16,7 @@ pub struct NativeCondition {
     pub(crate) c: Condition,
 }
 
-fn lock_of(env: &Env, lock: &LockRef) -> Result<Lock> {
+fn lock_of(env: &Env, lock: &External<LockBox>) -> Result<Lock> {
     Lock::attach(&lock.l.segment().handle()).map_err(|e| throw(env, e))
 }
 
@@ -24,14 +24,14 @@ fn lock_of(env: &Env, lock: &LockRef) -> Result<Lock> {
 impl NativeCondition {
     /// Creates a condition over `lock`, or opens the named one.
     #[napi(factory)]
-    pub fn create(env: &Env, lock: &LockRef, name: Option<String>) -> Result<NativeCondition> {
+    pub fn create(env: &Env, lock: &External<LockBox>, name: Option<String>) -> Result<NativeCondition> {
         let c = Condition::create(lock_of(env, lock)?, name.as_deref()).map_err(|e| throw(env, e))?;
         Ok(NativeCondition { c })
     }
 
     /// Opens a condition from its handle, over `lock`.
     #[napi(factory)]
-    pub fn attach(env: &Env, handle: NativeHandle, lock: &LockRef) -> Result<NativeCondition> {
+    pub fn attach(env: &Env, handle: NativeHandle, lock: &External<LockBox>) -> Result<NativeCondition> {
         let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
         let c = Condition::attach(&h, lock_of(env, lock)?).map_err(|e| throw(env, e))?;
         Ok(NativeCondition { c })

@@ -16,37 +16,35 @@ pub struct LockBox {
     pub(crate) l: Lock,
 }
 
-/// The JS handle of an open lock.
-pub type LockRef = External<LockBox>;
 
 /// Creates a lock (`recursive`: an RLock), or opens the named one.
 #[napi]
-pub fn lock_create(env: &Env, recursive: bool, name: Option<String>) -> Result<LockRef> {
+pub fn lock_create(env: &Env, recursive: bool, name: Option<String>) -> Result<External<LockBox>> {
     Ok(External::new(LockBox { l: Lock::create(recursive, name.as_deref()).map_err(|e| throw(env, e))? }))
 }
 
 /// Opens the lock a handle describes.
 #[napi]
-pub fn lock_attach(env: &Env, handle: NativeHandle) -> Result<LockRef> {
+pub fn lock_attach(env: &Env, handle: NativeHandle) -> Result<External<LockBox>> {
     let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
     Ok(External::new(LockBox { l: Lock::attach(&h).map_err(|e| throw(env, e))? }))
 }
 
 /// The handle other processes attach with.
 #[napi]
-pub fn lock_handle(l: &LockRef) -> NativeHandle {
+pub fn lock_handle(l: &External<LockBox>) -> NativeHandle {
     handle_to_js(&l.l.segment().handle())
 }
 
 /// True for an RLock.
 #[napi]
-pub fn lock_recursive(l: &LockRef) -> bool {
+pub fn lock_recursive(l: &External<LockBox>) -> bool {
     l.l.is_recursive()
 }
 
 /// An ArrayBuffer over the lock's shared words (layout asserted in the core's lock.rs).
 #[napi]
-pub fn lock_view<'env>(env: &'env Env, l: &LockRef) -> Result<Unknown<'env>> {
+pub fn lock_view<'env>(env: &'env Env, l: &External<LockBox>) -> Result<Unknown<'env>> {
     let seg = l.l.segment().clone();
     let ptr = l.l.state() as *const _ as *mut u8;
     let len = std::mem::size_of::<multiproc_core::lock::LockState>();
@@ -56,7 +54,7 @@ pub fn lock_view<'env>(env: &'env Env, l: &LockRef) -> Result<Unknown<'env>> {
 /// Acquires, waiting up to `timeout` ms (`null`: forever): 0 timed out,
 /// 1 acquired, 2 acquired from a holder that died.
 #[napi]
-pub fn lock_acquire(l: &mut LockRef, timeout: Option<f64>) -> u32 {
+pub fn lock_acquire(l: &mut External<LockBox>, timeout: Option<f64>) -> u32 {
     if !l.l.acquire(deadline(timeout)) {
         0
     } else if l.l.owner_died() {
@@ -68,19 +66,19 @@ pub fn lock_acquire(l: &mut LockRef, timeout: Option<f64>) -> u32 {
 
 /// Releases; throws `ERR_MULTIPROC_MISUSE` if unheld (or, for an RLock, not ours).
 #[napi]
-pub fn lock_release(env: &Env, l: &mut LockRef) -> Result<()> {
+pub fn lock_release(env: &Env, l: &mut External<LockBox>) -> Result<()> {
     l.l.release().map_err(|e| throw(env, e))
 }
 
 /// Wake-ups after a release done by the TS fast path.
 #[napi]
-pub fn lock_wake(l: &LockRef, had_waiters: bool) {
+pub fn lock_wake(l: &External<LockBox>, had_waiters: bool) {
     l.l.wake_after_release(had_waiters);
 }
 
 /// RLock: sets the recursion depth after an async re-acquire (Condition).
 #[napi]
-pub fn lock_restore_depth(l: &mut LockRef, depth: u32) {
+pub fn lock_restore_depth(l: &mut External<LockBox>, depth: u32) {
     if l.l.is_recursive() && l.l.is_mine() {
         l.l.state().depth.store(depth.max(1), std::sync::atomic::Ordering::Relaxed);
     }
@@ -88,7 +86,7 @@ pub fn lock_restore_depth(l: &mut LockRef, depth: u32) {
 
 /// Removes a named lock's name.
 #[napi]
-pub fn lock_unlink(env: &Env, l: &LockRef) -> Result<()> {
+pub fn lock_unlink(env: &Env, l: &External<LockBox>) -> Result<()> {
     l.l.unlink().map_err(|e| throw(env, e))
 }
 

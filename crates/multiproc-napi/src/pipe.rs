@@ -34,8 +34,6 @@ pub struct ConnectionBox {
     scratch: Uint8Array,
 }
 
-/// The JS handle of an open connection end.
-pub type ConnectionRef = External<ConnectionBox>;
 
 /// Makes a pipe; each end gets its status array and the (shared) scratch buffer.
 #[napi]
@@ -46,7 +44,7 @@ pub fn pipe_create(
     scratch_a: Uint8Array,
     status_b: Uint32Array,
     scratch_b: Uint8Array,
-) -> Result<Vec<ConnectionRef>> {
+) -> Result<Vec<External<ConnectionBox>>> {
     let (a, b) = pipe::pipe(duplex).map_err(|e| throw(env, e))?;
     Ok(vec![
         External::new(ConnectionBox { c: a, status: status_a, scratch: scratch_a }),
@@ -56,7 +54,7 @@ pub fn pipe_create(
 
 /// Opens a connection end from its handles.
 #[napi]
-pub fn conn_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: NativeConnectionHandle) -> Result<ConnectionRef> {
+pub fn conn_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: NativeConnectionHandle) -> Result<External<ConnectionBox>> {
     let conv = |h: &Option<NativeHandle>| h.as_ref().map(handle_from_js).transpose();
     let rx = conv(&handle.rx).map_err(|e| throw(env, e))?;
     let tx = conv(&handle.tx).map_err(|e| throw(env, e))?;
@@ -66,27 +64,27 @@ pub fn conn_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: 
 
 /// The handles other processes attach this end with.
 #[napi]
-pub fn conn_handle(c: &ConnectionRef) -> NativeConnectionHandle {
+pub fn conn_handle(c: &External<ConnectionBox>) -> NativeConnectionHandle {
     let (rx, tx) = c.c.handles();
     NativeConnectionHandle { rx: rx.as_ref().map(handle_to_js), tx: tx.as_ref().map(handle_to_js) }
 }
 
 /// Counts process `pid` as a holder of this end until it dies or closes it.
 #[napi]
-pub fn conn_add_holder(c: &ConnectionRef, pid: u32) {
+pub fn conn_add_holder(c: &External<ConnectionBox>, pid: u32) {
     c.c.add_holder(pid);
 }
 
 /// `[readable, writable, closed]`.
 #[napi]
-pub fn conn_state(c: &ConnectionRef) -> Vec<bool> {
+pub fn conn_state(c: &External<ConnectionBox>) -> Vec<bool> {
     vec![c.c.readable(), c.c.writable(), c.c.closed()]
 }
 
 /// Sends one message, waiting up to `timeout` ms for room (`null`: forever).
 /// Returns 0 (sent), 1 (no room in time) or 3 (EPIPE).
 #[napi]
-pub fn conn_send(env: &Env, c: &mut ConnectionRef, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
+pub fn conn_send(env: &Env, c: &mut External<ConnectionBox>, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
     match c.c.send(tag, &[data], deadline(timeout)) {
         Ok(()) => Ok(OK),
         Err(CoreError::Full) => Ok(WOULD_BLOCK),
@@ -99,7 +97,7 @@ pub fn conn_send(env: &Env, c: &mut ConnectionRef, tag: u32, data: &[u8], timeou
 /// length in the scratch buffer, a Buffer if larger, -1 nothing yet, -3 EOF.
 /// The tag goes to `status[0]`.
 #[napi]
-pub fn conn_recv<'env>(env: &'env Env, c: &mut ConnectionRef, timeout: Option<f64>) -> Result<Either<f64, BufferSlice<'env>>> {
+pub fn conn_recv<'env>(env: &'env Env, c: &mut External<ConnectionBox>, timeout: Option<f64>) -> Result<Either<f64, BufferSlice<'env>>> {
     let cb: &mut ConnectionBox = c;
     // SAFETY: the arrays belong to this object and are used on the JS thread only.
     let (scratch, status) = unsafe { (cb.scratch.as_mut(), cb.status.as_mut()) };
@@ -114,12 +112,12 @@ pub fn conn_recv<'env>(env: &'env Env, c: &mut ConnectionRef, timeout: Option<f6
 
 /// Whether a message (or EOF) can be received, waiting up to `timeout` ms.
 #[napi]
-pub fn conn_poll(env: &Env, c: &mut ConnectionRef, timeout: Option<f64>) -> Result<bool> {
+pub fn conn_poll(env: &Env, c: &mut External<ConnectionBox>, timeout: Option<f64>) -> Result<bool> {
     c.c.poll(deadline(timeout)).map_err(|e| throw(env, e))
 }
 
 /// Closes this end in this thread.
 #[napi]
-pub fn conn_close(c: &mut ConnectionRef) {
+pub fn conn_close(c: &mut External<ConnectionBox>) {
     c.c.close();
 }

@@ -30,8 +30,6 @@ pub struct QueueBox {
     scratch: Uint8Array,
 }
 
-/// The JS handle of an open queue.
-pub type QueueRef = External<QueueBox>;
 
 /// Allocates a JS-owned Buffer of `len` bytes (no external finalizer).
 pub fn alloc_buffer<'env>(env: &'env Env, len: usize) -> Result<BufferSlice<'env>> {
@@ -63,7 +61,7 @@ pub fn queue_create(
     capacity: f64,
     joinable: bool,
     name: Option<String>,
-) -> Result<QueueRef> {
+) -> Result<External<QueueBox>> {
     let o = QueueOptions {
         maxsize: maxsize.max(0.0) as u64,
         capacity: capacity.max(0.0) as u64,
@@ -77,7 +75,7 @@ pub fn queue_create(
 
 /// Opens the queue a handle describes.
 #[napi]
-pub fn queue_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: NativeHandle) -> Result<QueueRef> {
+pub fn queue_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle: NativeHandle) -> Result<External<QueueBox>> {
     let h = handle_from_js(&handle).map_err(|e| throw(env, e))?;
     let q = Queue::attach(&h).map_err(|e| throw(env, e))?;
     Ok(External::new(QueueBox { q, status, scratch }))
@@ -85,26 +83,26 @@ pub fn queue_attach(env: &Env, status: Uint32Array, scratch: Uint8Array, handle:
 
 /// The handle other processes and threads attach with.
 #[napi]
-pub fn queue_handle(q: &QueueRef) -> NativeHandle {
+pub fn queue_handle(q: &External<QueueBox>) -> NativeHandle {
     handle_to_js(&q.q.segment().handle())
 }
 
 /// The item bound (0: unbounded).
 #[napi]
-pub fn queue_maxsize(q: &QueueRef) -> f64 {
+pub fn queue_maxsize(q: &External<QueueBox>) -> f64 {
     q.q.maxsize() as f64
 }
 
 /// Whether it counts unfinished tasks (a JoinableQueue).
 #[napi]
-pub fn queue_joinable(q: &QueueRef) -> bool {
+pub fn queue_joinable(q: &External<QueueBox>) -> bool {
     q.q.state().joinable != 0
 }
 
 /// Appends an item, waiting up to `timeout` ms for room (`null`: forever).
 /// Returns 0 (stored), 1 (full) or 2 (shut down).
 #[napi]
-pub fn queue_put(env: &Env, q: &mut QueueRef, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
+pub fn queue_put(env: &Env, q: &mut External<QueueBox>, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
     let r = if timeout == Some(0.0) { q.q.try_put(tag, data) } else { q.q.put(tag, data, deadline(timeout)) };
     match r {
         Ok(()) => Ok(OK),
@@ -150,7 +148,7 @@ pub fn received<'env>(status: &mut [u32], r: Result<(u32, Received<'env>)>) -> R
 /// ones come back as a Buffer; -1 means empty, -2 shut down. The tag goes to
 /// `status[0]`.
 #[napi]
-pub fn queue_get<'env>(env: &'env Env, q: &mut QueueRef, timeout: Option<f64>) -> Result<Either<f64, BufferSlice<'env>>> {
+pub fn queue_get<'env>(env: &'env Env, q: &mut External<QueueBox>, timeout: Option<f64>) -> Result<Either<f64, BufferSlice<'env>>> {
     let qb: &mut QueueBox = q;
     // SAFETY: the scratch and status arrays belong to this queue object and are
     // used on the JS thread only, never while JS holds a view being written.
@@ -167,37 +165,37 @@ pub fn queue_get<'env>(env: &'env Env, q: &mut QueueRef, timeout: Option<f64>) -
 
 /// Items in the queue now.
 #[napi]
-pub fn queue_qsize(env: &Env, q: &mut QueueRef) -> Result<f64> {
+pub fn queue_qsize(env: &Env, q: &mut External<QueueBox>) -> Result<f64> {
     q.q.qsize().map(|n| n as f64).map_err(|e| throw(env, e))
 }
 
 /// Whether a put would wait now.
 #[napi]
-pub fn queue_full(env: &Env, q: &mut QueueRef) -> Result<bool> {
+pub fn queue_full(env: &Env, q: &mut External<QueueBox>) -> Result<bool> {
     q.q.is_full().map_err(|e| throw(env, e))
 }
 
 /// Unfinished tasks now (JoinableQueue).
 #[napi]
-pub fn queue_unfinished(env: &Env, q: &mut QueueRef) -> Result<f64> {
+pub fn queue_unfinished(env: &Env, q: &mut External<QueueBox>) -> Result<f64> {
     q.q.unfinished().map(|n| n as f64).map_err(|e| throw(env, e))
 }
 
 /// Whether the queue was shut down.
 #[napi]
-pub fn queue_is_shutdown(q: &QueueRef) -> bool {
+pub fn queue_is_shutdown(q: &External<QueueBox>) -> bool {
     q.q.is_shutdown()
 }
 
 /// Marks a task done; throws `ERR_MULTIPROC_MISUSE` if none is unfinished.
 #[napi]
-pub fn queue_task_done(env: &Env, q: &mut QueueRef) -> Result<()> {
+pub fn queue_task_done(env: &Env, q: &mut External<QueueBox>) -> Result<()> {
     q.q.task_done().map_err(|e| throw(env, e))
 }
 
 /// Waits until no task is unfinished; false on timeout.
 #[napi]
-pub fn queue_join(env: &Env, q: &mut QueueRef, timeout: Option<f64>) -> Result<bool> {
+pub fn queue_join(env: &Env, q: &mut External<QueueBox>, timeout: Option<f64>) -> Result<bool> {
     match q.q.join(deadline(timeout)) {
         Ok(()) => Ok(true),
         Err(CoreError::Timeout) => Ok(false),
@@ -207,12 +205,12 @@ pub fn queue_join(env: &Env, q: &mut QueueRef, timeout: Option<f64>) -> Result<b
 
 /// Shuts the queue down for every process; `immediate` discards the items.
 #[napi]
-pub fn queue_shutdown(env: &Env, q: &mut QueueRef, immediate: bool) -> Result<()> {
+pub fn queue_shutdown(env: &Env, q: &mut External<QueueBox>, immediate: bool) -> Result<()> {
     q.q.shutdown(immediate).map_err(|e| throw(env, e))
 }
 
 /// Removes a named queue's name.
 #[napi]
-pub fn queue_unlink(env: &Env, q: &QueueRef) -> Result<()> {
+pub fn queue_unlink(env: &Env, q: &External<QueueBox>) -> Result<()> {
     q.q.unlink().map_err(|e| throw(env, e))
 }

@@ -136,13 +136,13 @@ impl NativeWatch {
 impl NativeWatch {
     /// Watches a queue.
     #[napi(factory)]
-    pub fn queue(env: &Env, q: &crate::queue::QueueRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
+    pub fn queue(env: &Env, q: &External<crate::queue::QueueBox>, cb: Function<u32, ()>) -> Result<NativeWatch> {
         Self::start(env, q.q.watch(), cb)
     }
 
     /// Watches a pipe connection.
     #[napi(factory)]
-    pub fn connection(env: &Env, c: &crate::pipe::ConnectionRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
+    pub fn connection(env: &Env, c: &External<crate::pipe::ConnectionBox>, cb: Function<u32, ()>) -> Result<NativeWatch> {
         if c.c.closed() {
             return Err(crate::convert::throw(env, multiproc_core::Error::Closed));
         }
@@ -151,7 +151,7 @@ impl NativeWatch {
 
     /// Watches a Lock or RLock (bit 1: may be free).
     #[napi(factory)]
-    pub fn lock(env: &Env, l: &crate::lock::LockRef, cb: Function<u32, ()>) -> Result<NativeWatch> {
+    pub fn lock(env: &Env, l: &External<crate::lock::LockBox>, cb: Function<u32, ()>) -> Result<NativeWatch> {
         Self::start(env, l.l.watch(), cb)
     }
 
