@@ -5,10 +5,51 @@
 //! sequence: fast path → register as waiter → re-check → [`wait`] until the
 //! deadline → deregister.
 
+use std::cell::Cell;
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
+
+/// How often a blocking call re-checks its interrupt test.
+pub const INTERRUPT_CHECK: Duration = Duration::from_millis(20);
+
+/// An interrupt test: `(check, context)`, with `check(context)` true to stop waiting.
+type Interrupt = (fn(usize) -> bool, usize);
+
+thread_local! {
+    // Plain Cells: no destructor runs when a worker thread unloads the addon.
+    static INTERRUPT: Cell<Option<Interrupt>> = const { Cell::new(None) };
+    static LAST_CHECK: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `check(ctx)` as the interrupt test of this thread's waits: while
+/// it is installed every wait wakes at least every [`INTERRUPT_CHECK`], and once
+/// `check` says so every deadline counts as expired. The binding uses it so that
+/// `worker.terminate()` can end a worker blocked in a sync call.
+pub fn with_interrupt<R>(check: fn(usize) -> bool, ctx: usize, f: impl FnOnce() -> R) -> R {
+    let before = INTERRUPT.with(|c| c.replace(Some((check, ctx))));
+    LAST_CHECK.with(|c| c.set(None));
+    let r = f();
+    INTERRUPT.with(|c| c.set(before));
+    r
+}
+
+/// True if the installed interrupt test says stop (asked at most every few ms).
+pub fn interrupted() -> bool {
+    let Some((check, ctx)) = INTERRUPT.with(|c| c.get()) else { return false };
+    let now = Instant::now();
+    let due = LAST_CHECK.with(|c| c.get().is_none_or(|t| now.duration_since(t) >= INTERRUPT_CHECK / 2));
+    if !due {
+        return false;
+    }
+    LAST_CHECK.with(|c| c.set(Some(now)));
+    check(ctx)
+}
+
+fn interruptible() -> bool {
+    INTERRUPT.with(|c| c.get().is_some())
+}
 
 /// When a wait gives up: `None` waits forever.
 #[derive(Clone, Copy, Debug)]
@@ -27,14 +68,20 @@ impl Deadline {
         }
     }
 
-    /// Time left, `None` if unbounded; `Some(ZERO)` once expired.
+    /// Time to sleep at most: what is left (`None` if unbounded), cut to
+    /// [`INTERRUPT_CHECK`] while an interrupt test is installed.
     pub fn remaining(&self) -> Option<Duration> {
-        self.0.map(|d| d.saturating_duration_since(Instant::now()))
+        let left = self.0.map(|d| d.saturating_duration_since(Instant::now()));
+        if interruptible() {
+            Some(left.map_or(INTERRUPT_CHECK, |l| l.min(INTERRUPT_CHECK)))
+        } else {
+            left
+        }
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed (or the interrupt test says stop).
     pub fn expired(&self) -> bool {
-        matches!(self.remaining(), Some(d) if d.is_zero())
+        matches!(self.0, Some(d) if d <= Instant::now()) || interrupted()
     }
 
     /// The earlier of the deadline and `now + cap`.

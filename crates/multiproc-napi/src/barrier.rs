@@ -6,7 +6,7 @@ use multiproc_core::barrier::{Barrier, BarrierWatch};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 
 /// What `arrive` returns.
 #[napi(object)]
@@ -98,8 +98,8 @@ impl NativeBarrier {
 
     /// Blocking wait for `cycle`, up to `timeout` ms: true opened, false broken.
     #[napi]
-    pub fn wait_open(&self, cycle: u32, timeout: Option<f64>) -> bool {
-        self.b.wait_open(cycle, deadline(timeout)).is_ok()
+    pub fn wait_open(&self, env: &Env, cycle: u32, timeout: Option<f64>) -> bool {
+        blocking(env, || self.b.wait_open(cycle, deadline(timeout))).is_ok()
     }
 
     /// 1 opened, 0 broken, -1 still waiting. Breaks the barrier if a waiting party died.

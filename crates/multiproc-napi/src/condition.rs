@@ -7,7 +7,7 @@ use multiproc_core::lock::Lock;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 use crate::lock::LockBox;
 
 /// A Condition opened by this JS thread, with its own view of the lock.
@@ -47,7 +47,7 @@ impl NativeCondition {
     /// on return. False on timeout.
     #[napi]
     pub fn wait(&mut self, env: &Env, timeout: Option<f64>) -> Result<bool> {
-        self.c.wait(deadline(timeout)).map_err(|e| throw(env, e))
+        blocking(env, || self.c.wait(deadline(timeout))).map_err(|e| throw(env, e))
     }
 
     /// Takes a waiter slot and releases the lock: `[slot, depth]`.

@@ -77,3 +77,23 @@ pub fn throw(env: &Env, e: CoreError) -> Error {
         Err(e) => e,
     }
 }
+
+/// True once the env of `ctx` may no longer run JS (its worker is being
+/// terminated): `napi_coerce_to_bool` checks that before doing anything.
+fn env_stopping(ctx: usize) -> bool {
+    let env = ctx as napi::sys::napi_env;
+    let mut value = std::ptr::null_mut();
+    let mut result = std::ptr::null_mut();
+    // SAFETY: called on the env's own thread during a native call on it; both
+    // calls only write their out-pointers.
+    unsafe {
+        napi::sys::napi_get_boolean(env, true, &mut value) != napi::sys::Status::napi_ok
+            || napi::sys::napi_coerce_to_bool(env, value, &mut result) != napi::sys::Status::napi_ok
+    }
+}
+
+/// Runs a blocking wait so that terminating the calling worker thread ends it
+/// (a sync wait would otherwise keep `worker.terminate()` pending forever).
+pub fn blocking<R>(env: &Env, f: impl FnOnce() -> R) -> R {
+    multiproc_core::waker::with_interrupt(env_stopping, env.raw() as usize, f)
+}

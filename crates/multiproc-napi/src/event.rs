@@ -4,7 +4,7 @@ use multiproc_core::event::Event;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 
 /// An Event opened by this JS thread.
 #[napi]
@@ -53,8 +53,8 @@ impl NativeEvent {
 
     /// Waits up to `timeout` ms (`null`: forever); returns the flag.
     #[napi]
-    pub fn wait(&self, timeout: Option<f64>) -> bool {
-        self.e.wait(deadline(timeout))
+    pub fn wait(&self, env: &Env, timeout: Option<f64>) -> bool {
+        blocking(env, || self.e.wait(deadline(timeout)))
     }
 
     /// Removes a named event's name.

@@ -8,7 +8,7 @@ use multiproc_core::lock::Lock;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 use crate::memory::external_array_buffer;
 
 /// An open Lock or RLock.
@@ -54,8 +54,8 @@ pub fn lock_view<'env>(env: &'env Env, l: &External<LockBox>) -> Result<Unknown<
 /// Acquires, waiting up to `timeout` ms (`null`: forever): 0 timed out,
 /// 1 acquired, 2 acquired from a holder that died.
 #[napi]
-pub fn lock_acquire(l: &mut External<LockBox>, timeout: Option<f64>) -> u32 {
-    if !l.l.acquire(deadline(timeout)) {
+pub fn lock_acquire(env: &Env, l: &mut External<LockBox>, timeout: Option<f64>) -> u32 {
+    if !blocking(env, || l.l.acquire(deadline(timeout))) {
         0
     } else if l.l.owner_died() {
         2

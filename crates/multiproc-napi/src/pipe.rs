@@ -8,7 +8,7 @@ use multiproc_core::Error as CoreError;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 use crate::queue::{receive, received};
 
 /// Status: done.
@@ -85,7 +85,7 @@ pub fn conn_state(c: &External<ConnectionBox>) -> Vec<bool> {
 /// Returns 0 (sent), 1 (no room in time) or 3 (EPIPE).
 #[napi]
 pub fn conn_send(env: &Env, c: &mut External<ConnectionBox>, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
-    match c.c.send(tag, &[data], deadline(timeout)) {
+    match blocking(env, || c.c.send(tag, &[data], deadline(timeout))) {
         Ok(()) => Ok(OK),
         Err(CoreError::Full) => Ok(WOULD_BLOCK),
         Err(CoreError::BrokenPipe) => Ok(PEER_CLOSED),
@@ -101,7 +101,7 @@ pub fn conn_recv<'env>(env: &'env Env, c: &mut External<ConnectionBox>, timeout:
     let cb: &mut ConnectionBox = c;
     // SAFETY: the arrays belong to this object and are used on the JS thread only.
     let (scratch, status) = unsafe { (cb.scratch.as_mut(), cb.status.as_mut()) };
-    let r = cb.c.recv(deadline(timeout), |r: Record<'_>| receive(env, scratch, r));
+    let r = blocking(env, || cb.c.recv(deadline(timeout), |r: Record<'_>| receive(env, scratch, r)));
     match r {
         Ok(got) => received(status, got),
         Err(CoreError::Empty) => Ok(Either::A(-1.0)),
@@ -113,7 +113,7 @@ pub fn conn_recv<'env>(env: &'env Env, c: &mut External<ConnectionBox>, timeout:
 /// Whether a message (or EOF) can be received, waiting up to `timeout` ms.
 #[napi]
 pub fn conn_poll(env: &Env, c: &mut External<ConnectionBox>, timeout: Option<f64>) -> Result<bool> {
-    c.c.poll(deadline(timeout)).map_err(|e| throw(env, e))
+    blocking(env, || c.c.poll(deadline(timeout))).map_err(|e| throw(env, e))
 }
 
 /// Closes this end in this thread.

@@ -12,7 +12,7 @@ use multiproc_core::Error as CoreError;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 
 /// `put` result: stored.
 pub const OK: u32 = 0;
@@ -103,7 +103,7 @@ pub fn queue_joinable(q: &External<QueueBox>) -> bool {
 /// Returns 0 (stored), 1 (full) or 2 (shut down).
 #[napi]
 pub fn queue_put(env: &Env, q: &mut External<QueueBox>, tag: u32, data: &[u8], timeout: Option<f64>) -> Result<u32> {
-    let r = if timeout == Some(0.0) { q.q.try_put(tag, data) } else { q.q.put(tag, data, deadline(timeout)) };
+    let r = if timeout == Some(0.0) { q.q.try_put(tag, data) } else { blocking(env, || q.q.put(tag, data, deadline(timeout))) };
     match r {
         Ok(()) => Ok(OK),
         Err(CoreError::Full) => Ok(WOULD_BLOCK),
@@ -154,7 +154,7 @@ pub fn queue_get<'env>(env: &'env Env, q: &mut External<QueueBox>, timeout: Opti
     // used on the JS thread only, never while JS holds a view being written.
     let (scratch, status) = unsafe { (qb.scratch.as_mut(), qb.status.as_mut()) };
     let take = |r: Record<'_>| receive(env, scratch, r);
-    let r = if timeout == Some(0.0) { qb.q.try_get(take) } else { qb.q.get(deadline(timeout), take) };
+    let r = if timeout == Some(0.0) { qb.q.try_get(take) } else { blocking(env, || qb.q.get(deadline(timeout), take)) };
     match r {
         Ok(got) => received(status, got),
         Err(CoreError::Empty) => Ok(Either::A(-1.0)),
@@ -196,7 +196,7 @@ pub fn queue_task_done(env: &Env, q: &mut External<QueueBox>) -> Result<()> {
 /// Waits until no task is unfinished; false on timeout.
 #[napi]
 pub fn queue_join(env: &Env, q: &mut External<QueueBox>, timeout: Option<f64>) -> Result<bool> {
-    match q.q.join(deadline(timeout)) {
+    match blocking(env, || q.q.join(deadline(timeout))) {
         Ok(()) => Ok(true),
         Err(CoreError::Timeout) => Ok(false),
         Err(e) => Err(throw(env, e)),

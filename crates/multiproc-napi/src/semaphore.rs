@@ -4,7 +4,7 @@ use multiproc_core::semaphore::Semaphore;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{deadline, handle_from_js, handle_to_js, throw, NativeHandle};
+use crate::convert::{blocking, deadline, handle_from_js, handle_to_js, throw, NativeHandle};
 
 /// A Semaphore or BoundedSemaphore opened by this JS thread. When it is
 /// finalized (garbage or its thread exiting) holding permits, they come back.
@@ -48,8 +48,8 @@ impl NativeSemaphore {
 
     /// Acquires a permit, waiting up to `timeout` ms (`null`: forever). False on timeout.
     #[napi]
-    pub fn acquire(&mut self, timeout: Option<f64>) -> bool {
-        self.s.acquire(deadline(timeout))
+    pub fn acquire(&mut self, env: &Env, timeout: Option<f64>) -> bool {
+        blocking(env, || self.s.acquire(deadline(timeout)))
     }
 
     /// Releases `n` permits; a BoundedSemaphore throws `ERR_MULTIPROC_MISUSE` past its initial value.
