@@ -43,9 +43,24 @@ pub struct Ticket {
 }
 
 impl HolderTable {
-    /// Registers this process as a holder (`None` if the table is full).
+    /// Registers this process as a holder (`None` if the table is full). A
+    /// placeholder that a parent made for us at start (see `join_as` with start
+    /// time 0) is taken over, so that our own `close()` is the last word.
     pub fn join(&self) -> Option<Ticket> {
-        self.join_as(owner::pid(), owner::my_start_time())
+        let me = owner::pid();
+        let start = owner::my_start_time();
+        for (i, s) in self.slots.iter().enumerate() {
+            let id = s.id.load(Ordering::SeqCst);
+            if id != 0 && (id >> 32) as u32 == me && s.start.load(Ordering::SeqCst) == 0 {
+                let serial = SERIAL.fetch_add(1, Ordering::Relaxed) as u32;
+                let new_id = (u64::from(me) << 32) | u64::from(serial.max(1));
+                if s.id.compare_exchange(id, new_id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                    s.start.store(start, Ordering::SeqCst);
+                    return Some(Ticket { index: i, id: new_id });
+                }
+            }
+        }
+        self.join_as(me, start)
     }
 
     /// Registers process `pid` (start time `start`, 0 if unknown) as a holder.
