@@ -117,11 +117,18 @@ export class Barrier {
     if (outcome === 0) throw new BrokenBarrierError();
     this.#n.watchCycle(a.cycle);
     const timeout = this.#timeout(o.timeout);
+    let timedOut = false;
+    const timeoutError = (): BrokenBarrierError => {
+      timedOut = true;
+      return new BrokenBarrierError();
+    };
     try {
-      await this.#waits.add(MOVED, { block: true, timeout, signal: o.signal }, () => new BrokenBarrierError(), a.cycle);
+      await this.#waits.add(MOVED, { block: true, timeout, signal: o.signal }, timeoutError, a.cycle);
     } catch (e) {
       // A timeout or an abort breaks the barrier for every party, as in Python.
-      this.#n.abort();
+      // A wait failed by reset() or by a break elsewhere must not break it
+      // again: reset leaves the barrier usable.
+      if (timedOut || (o.signal?.aborted && e === o.signal.reason)) this.#n.abort();
       throw e;
     }
     return a.index;

@@ -193,9 +193,18 @@ export class Condition {
     }
   }
 
-  /** Removes a named condition's name (and its lock's, if that is named). */
+  /** Removes a named condition's name, and that of the lock it made for itself (`<name>.lock`). */
   unlink(): void {
+    const name = this.#n.handle().name;
     this.#n.unlink();
+    const lockName = (this.#lock.handle as { name?: string | null }).name;
+    if (name != null && lockName === `${name}.lock`) {
+      try {
+        this.#lock.unlink();
+      } catch {
+        // Already unlinked by another process.
+      }
+    }
   }
 }
 

@@ -6,6 +6,8 @@
  * read-modify-write sequences.
  * @packageDocumentation
  */
+import { constants as bufferConstants } from 'node:buffer';
+
 import { Lock, RLock, checkNativeHandle, nativeHandle, type LockHandle } from './lock';
 import { native } from './native';
 import { checkInt, checkName } from './options';
@@ -27,9 +29,18 @@ const TYPES: Record<NumType, ViewCtor> = {
 };
 const NAMES = Object.keys(TYPES) as NumType[];
 
+// Largest block in bytes: what one Buffer or typed array can view (Node 20
+// crashes when asked for a larger external ArrayBuffer, so refuse it here).
+const MAX_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
+
+/** Misuse (Python's ValueError/AttributeError cases): a plain Error with the package's misuse code. */
+function misuse(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_MULTIPROC_MISUSE' });
+}
+
 function checkType(type: unknown): NumType {
   if (typeof type !== 'string') throw new TypeError('type must be a string such as "int32" or "float64"');
-  if (!(type in TYPES)) throw new TypeError(`unknown type '${type}'; use one of ${NAMES.join(', ')}`);
+  if (!Object.hasOwn(TYPES, type)) throw new TypeError(`unknown type '${type}'; use one of ${NAMES.join(', ')}`);
   return type as NumType;
 }
 
@@ -131,7 +142,7 @@ abstract class Typed {
 
   /** The lock that guards read-modify-write sequences. Throws if made with `lock: false`. */
   getLock(): Lock {
-    if (!this.#lock) throw new Error('this object was made with lock: false and has no lock');
+    if (!this.#lock) throw misuse('this object was made with lock: false and has no lock');
     return this.#lock;
   }
 
@@ -194,7 +205,9 @@ export class SharedArray<V extends number | bigint = number> extends Typed {
     if (values !== undefined && (values === null || typeof values !== 'object' || typeof values.length !== 'number')) {
       throw new TypeError('lengthOrValues must be a length or an array of values');
     }
-    const length = attaching ? 0 : values === undefined ? checkInt(lengthOrValues, 'length', 0, 2 ** 32) : values.length;
+    const length = attaching ? 0 : values === undefined
+      ? checkInt(lengthOrValues, 'length', 0, Math.floor(MAX_BYTES / TYPES[checkType(type)].BYTES_PER_ELEMENT))
+      : values.length;
     // Check every value before anything is made.
     const init = attaching || values === undefined ? undefined : Array.from(values, (v) => toElement(checkType(type), v));
     super(type, length, opts);
@@ -243,7 +256,7 @@ export class SharedMemory {
       attachingMem = undefined;
     } else {
       if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object with a size');
-      const size = checkInt(opts.size, 'size', 0, 2 ** 40);
+      const size = checkInt(opts.size, 'size', 0, MAX_BYTES);
       this.#n = native.NativeMemory.create(size, 255, checkName(opts.name));
     }
     this.#buf = Buffer.from(this.#n.buffer() as ArrayBuffer);
@@ -266,7 +279,7 @@ export class SharedMemory {
   }
 
   #open(): NativeMemory {
-    if (!this.#n) throw new Error('SharedMemory is closed');
+    if (!this.#n) throw misuse('SharedMemory is closed');
     return this.#n;
   }
 

@@ -4,7 +4,8 @@
 //! sleeps until its slot is marked notified; `notify(n)` marks the n oldest
 //! live waiters. A waiter that times out withdraws its slot (unless a notify
 //! got there first, which then counts), so no notification is lost on it.
-//! Slots of dead waiters are skipped and freed.
+//! Slots of dead waiters (a dead process, or a worker thread terminated while
+//! waiting) are skipped and freed.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -106,7 +107,7 @@ impl Condition {
         'passes: for pass in 0..2 {
             for (i, s) in st.slots.iter().enumerate() {
                 let cur = s.id.load(Ordering::Acquire);
-                let free = cur == 0 || (pass == 1 && !owner::process_alive((cur >> 32) as u32, 0));
+                let free = cur == 0 || (pass == 1 && !owner::thread_alive((cur >> 32) as u32, cur as u32, 0));
                 if free && s.id.compare_exchange(cur, id, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                     chosen = Some(i);
                     break 'passes;
@@ -184,8 +185,12 @@ impl Condition {
             }
             let s = &st.slots[i];
             let id = s.id.load(Ordering::Acquire);
-            let pid = (id >> 32) as u32;
-            if pid != owner::pid() && !owner::process_alive(pid, 0) {
+            // A waiter whose thread is gone (its process died, or it was a worker
+            // thread that was terminated inside wait) would swallow the wake-up.
+            if id == 0 {
+                continue; // left between our scan and now
+            }
+            if !owner::thread_alive((id >> 32) as u32, id as u32, 0) {
                 if s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                     let _ = s.id.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Relaxed);
                 }
