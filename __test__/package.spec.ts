@@ -50,6 +50,7 @@ async function f(): Promise<number> {
   const l = new Lock();
   const ok: boolean = await l.acquire({ block: false });
   const v = new Value('int32', 3);
+  v.value = 4;
   const e = new Event();
   const j = new JoinableQueue<number>();
   j.taskDone;

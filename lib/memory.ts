@@ -163,10 +163,11 @@ abstract class Typed {
 /** One shared number (Python's `multiprocessing.Value`). */
 export class Value<V extends number | bigint = number> extends Typed {
   /**
-   * @param type element type, e.g. `'int32'`, `'float64'` (`'int64'`/`'uint64'` hold bigints).
+   * @param type element type, e.g. `'int32'`, `'float64'` (`'int64'`/`'uint64'` hold
+   *   bigints: write `new Value<bigint>('int64', 5n)` to type `value` as a bigint).
    * @param initial initial value (ignored when opening an existing named Value).
    */
-  constructor(type: NumType, initial: V | number = 0, opts?: SharedValueOptions) {
+  constructor(type: NumType, initial: NoInfer<V> | number | bigint = 0, opts?: SharedValueOptions) {
     // Check the value before anything is made.
     const init = attaching ? undefined : toElement(checkType(type), initial);
     super(type, 1, opts);
