@@ -697,9 +697,7 @@ test('plain data arrives exactly as structured clone gives it (edge cases of the
   t.true(Object.is((q.getSync() as { n: number }).n, -0));
 });
 
-// Known bug (reported): the JSON fast path in lib/serialize.ts drops named
-// properties of arrays, which structured clone keeps. Remove `.failing` once fixed.
-test.failing('an array with a named property keeps it, as with structured clone', (t) => {
+test('an array with a named property keeps it, as with structured clone', (t) => {
   const q = new Queue<unknown>();
   q.putSync(Object.assign([1, 2], { label: 'x' }));
   t.is((q.getSync() as { label?: string }).label, 'x');

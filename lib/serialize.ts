@@ -89,8 +89,10 @@ function jsonSafe(v: object): boolean {
 function jsonWalk(v: object, depth: number): boolean {
   if (--jsonBudget < 0 || depth > 32) return false;
   if (Array.isArray(v)) {
+    // JSON drops named properties of arrays; structured clone keeps them.
+    if (Object.keys(v).length !== v.length) return false;
     for (let i = 0; i < v.length; i++) {
-      if (!(i in v) || !jsonValue(v[i], depth)) return false;
+      if (!jsonValue(v[i], depth)) return false;
     }
     return true;
   }
