@@ -19,7 +19,6 @@ type NativeHandle = ReturnType<typeof native.lockHandle>;
 const WORD = 0;
 const OWNER_PID = 1;
 const OWNER_TID = 2;
-const COURTESY = 3;
 const START_LO = 4;
 const START_HI = 5;
 const DEPTH = 7;
@@ -27,6 +26,8 @@ const SEQ = 8;
 const SLEEPERS = 9;
 const WAITERS = 0x80000000 | 0;
 const OWNER = 0x7fffffff;
+/** Owner value of a lock released to a sleeper, not yet taken (free, but not for newcomers). */
+const HANDOFF = 0x40000000;
 const FREE = 1;
 
 // Who we are, as the lock words record it: this thread's kernel tid and this
@@ -137,7 +138,7 @@ export class Lock {
       w[DEPTH]++;
       return true;
     }
-    if (w[COURTESY] === TID || Atomics.compareExchange(w, WORD, 0, TID) !== 0) return false;
+    if (Atomics.compareExchange(w, WORD, 0, TID) !== 0) return false;
     if (w[OWNER_PID] === PID && w[START_LO] === START_LOW && w[START_HI] === START_HIGH) {
       // Same process as the last owner: its record needs only the thread.
       w[OWNER_TID] = TID;
@@ -153,9 +154,12 @@ export class Lock {
     return true;
   }
 
-  /** Native acquire (waits up to `timeout`; takes over from dead holders). */
-  #acquireNative(timeout: number | undefined): boolean {
-    const r = native.lockAcquire(this._n, timeout);
+  /**
+   * Native acquire (waits up to `timeout`; takes over from dead holders).
+   * `waited`: an async waiter retrying, which may take a lock handed over to waiters.
+   */
+  #acquireNative(timeout: number | undefined, waited = false): boolean {
+    const r = native.lockAcquire(this._n, timeout, waited);
     if (r !== 0) this.#ownerDied = r === 2;
     return r !== 0;
   }
@@ -184,14 +188,16 @@ export class Lock {
   }
 
   #serve(): void {
-    while (this.#waits.pending(FREE) && (this.#tryFast() || this.#acquireNative(0))) this.#waits.shift(FREE)!.resolve(true);
+    while (this.#waits.pending(FREE) && (this.#tryFast() || this.#acquireNative(0, true))) {
+      this.#waits.shift(FREE)!.resolve(true);
+    }
   }
 
   /** Releases. Throws if not held (RLock: if not held by the calling thread). */
   release(): void {
     const w = this.#w;
     const cur = Atomics.load(w, WORD);
-    if (cur === 0) throw misuse('release unlocked lock');
+    if ((cur & OWNER) === 0 || (cur & OWNER) === HANDOFF) throw misuse('release unlocked lock');
     if (this.#recursive) {
       if ((cur & OWNER) !== TID) throw misuse('cannot release un-acquired lock');
       if (w[DEPTH] > 1) {
@@ -200,19 +206,21 @@ export class Lock {
       }
     }
     w[OWNER_TID] = 0;
-    const prev = Atomics.exchange(w, WORD, 0);
-    const hadWaiters = (prev & WAITERS) !== 0;
+    // Uncontended: free the word here. With sleepers the addon hands it over to
+    // one of them (fairness), so the word is left as it is for it.
+    const contended = (cur & WAITERS) !== 0 || Atomics.compareExchange(w, WORD, cur, 0) !== cur;
     // Async waiters sleep on SEQ; with none registered there is nobody to tell
     // (one registering now sees the lock free before it sleeps).
     const watchers = Atomics.load(w, SLEEPERS) !== 0;
     if (watchers) Atomics.add(w, SEQ, 1);
-    if (hadWaiters || watchers) native.lockWake(this._n, hadWaiters);
+    if (contended || watchers) native.lockFinishRelease(this._n, contended);
     if (this.#waits.pending(FREE)) this.#serve();
   }
 
   /** True while some process or thread holds it. */
   locked(): boolean {
-    return Atomics.load(this.#w, WORD) !== 0;
+    const owner = Atomics.load(this.#w, WORD) & OWNER;
+    return owner !== 0 && owner !== HANDOFF;
   }
 
   /** Runs `fn` holding the lock (Python's `with lock:`), releasing it however `fn` ends. */

@@ -98,12 +98,18 @@ impl Lock {
 
     /// Acquires, waiting until `deadline`. False on timeout.
     pub fn acquire(&mut self, deadline: Deadline) -> bool {
+        self.acquire_as(deadline, false)
+    }
+
+    /// Acquires; `waited`: the caller already waited for it (an async waiter
+    /// retrying), so it may take a lock handed over to sleepers.
+    pub fn acquire_as(&mut self, deadline: Deadline, waited: bool) -> bool {
         let st = self.state();
         if st.recursive != 0 && st.mutex.owner() == owner::tid() {
             st.depth.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        match st.mutex.lock_fair(deadline) {
+        match st.mutex.lock_fair(deadline, waited) {
             None => false,
             Some(a) => {
                 st.depth.store(1, Ordering::Relaxed);
@@ -174,15 +180,14 @@ impl Lock {
         true
     }
 
-    /// The wake-ups owed after a release done outside Rust (by the TS fast
-    /// path): hand over to a sleeper if there was one, and wake async watchers.
-    pub fn wake_after_release(&self, had_waiters: bool) {
+    /// The rest of a release begun outside Rust (by the TS fast path), which
+    /// found sleepers (`contended`: the word is still ours, to hand over) or
+    /// async watchers to wake.
+    pub fn finish_release(&self, contended: bool) {
         let st = self.state();
-        if had_waiters {
-            st.mutex.courtesy.store(owner::tid(), Ordering::Relaxed);
-            if rustix::thread::futex::wake(&st.mutex.word, rustix::thread::futex::Flags::empty(), 1).unwrap_or(0) == 0 {
-                st.mutex.courtesy.store(0, Ordering::Relaxed);
-            }
+        if contended {
+            st.mutex.owner_tid.store(0, Ordering::Relaxed);
+            st.mutex.hand_off();
         }
         if st.released.sleepers.load(Ordering::SeqCst) != 0 {
             crate::waker::wake_all(&st.released.seq);

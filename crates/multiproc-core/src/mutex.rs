@@ -17,6 +17,9 @@ use crate::waker::{self, Deadline};
 /// How often a sleeper checks that the holder is still alive.
 pub const LIVENESS_CHECK: Duration = Duration::from_millis(50);
 const WAITERS: u32 = 1 << 31;
+/// Word value (with `WAITERS`) of a fair lock released to a sleeper: free for
+/// a thread that already waited, closed to newcomers. Thread ids stay far below.
+pub const HANDOFF: u32 = 1 << 30;
 
 /// The shared mutex.
 #[repr(C)]
@@ -27,8 +30,7 @@ pub struct RobustMutex {
     pub owner_pid: AtomicU32,
     /// The owner's tid as recorded with `owner_pid` (equals `word` once recorded).
     pub owner_tid: AtomicU32,
-    /// Fair mode: the thread that last released while others slept; it lets a
-    /// woken waiter take the lock before it may take it again.
+    /// Reserved (keeps the layout the TS fast path relies on).
     pub courtesy: AtomicU32,
     /// Start time of the owner's process.
     pub owner_start: AtomicU64,
@@ -107,8 +109,7 @@ impl RobustMutex {
 
     /// True if held by a thread that no longer exists.
     pub fn owner_dead(&self) -> bool {
-        let cur = self.word.load(Ordering::Relaxed);
-        let tid = cur & !WAITERS;
+        let tid = self.owner();
         if tid == 0 {
             return false;
         }
@@ -126,6 +127,9 @@ impl RobustMutex {
             return None;
         }
         let tid = seen & !WAITERS;
+        if tid == HANDOFF || tid == 0 {
+            return None;
+        }
         let recorded = self.owner_tid.load(Ordering::Acquire) == tid;
         let (pid, start) = if recorded {
             (self.owner_pid.load(Ordering::Relaxed), self.owner_start.load(Ordering::Relaxed))
@@ -147,35 +151,85 @@ impl RobustMutex {
         None
     }
 
-    /// Locks fairly: a thread that just released the lock to sleeping waiters
-    /// lets the one it woke go first (for up to [`COURTESY`]), so a thread
-    /// looping on lock/unlock cannot starve the others.
-    pub fn lock_fair(&self, deadline: Deadline) -> Option<Acquired> {
+    /// Locks fairly (Lock and RLock). A release while others sleep does not
+    /// free the word: it hands it over ([`RobustMutex::hand_off`]) to a thread
+    /// that already waited, so a thread looping on lock/unlock cannot starve
+    /// the others. `waited` says the caller already waited (an async waiter
+    /// retrying); a newcomer must sleep once before it may take a hand-over.
+    pub fn lock_fair(&self, deadline: Deadline, waited: bool) -> Option<Acquired> {
         let me = owner::tid();
-        if self.courtesy.load(Ordering::Relaxed) == me {
-            let until = std::time::Instant::now() + COURTESY;
-            while self.word.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < until && !deadline.expired() {
-                std::thread::yield_now();
+        let mut eligible = waited;
+        let mut spins = 0;
+        loop {
+            let cur = self.word.load(Ordering::Relaxed);
+            if cur == 0 {
+                // After a sleep others may still sleep: keep WAITERS so we hand over too.
+                let v = if eligible { me | WAITERS } else { me };
+                if self.word.compare_exchange(0, v, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    self.record(me);
+                    return Some(Acquired::Clean);
+                }
+                continue;
             }
-            let _ = self.courtesy.compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
+            let handed = cur & !WAITERS == HANDOFF;
+            if handed && eligible {
+                if self.word.compare_exchange(cur, me | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    self.record(me);
+                    return Some(Acquired::Clean);
+                }
+                continue;
+            }
+            if !handed && spins < 64 {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if cur & WAITERS == 0
+                && self.word.compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            {
+                continue;
+            }
+            if deadline.expired() {
+                return if handed { None } else { self.take_from_dead(cur | WAITERS, me) };
+            }
+            waker::wait(&self.word, cur | WAITERS, Some(deadline.capped(LIVENESS_CHECK)));
+            eligible = true;
+            if !handed {
+                if let Some(a) = self.take_from_dead(cur | WAITERS, me) {
+                    return Some(a);
+                }
+            }
         }
-        self.lock(deadline)
     }
 
     /// Unlocks in fair mode (see [`RobustMutex::lock_fair`]).
     pub fn unlock_fair(&self) {
         self.owner_tid.store(0, Ordering::Relaxed);
-        if self.word.swap(0, Ordering::Release) & WAITERS != 0 {
-            self.courtesy.store(owner::tid(), Ordering::Relaxed);
-            if rustix::thread::futex::wake(&self.word, rustix::thread::futex::Flags::empty(), 1).unwrap_or(0) == 0 {
-                self.courtesy.store(0, Ordering::Relaxed);
-            }
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & WAITERS == 0 && self.word.compare_exchange(cur, 0, Ordering::Release, Ordering::Relaxed).is_ok() {
+            return;
+        }
+        self.hand_off();
+    }
+
+    /// Releases a held word that has sleepers to one of them: the word becomes
+    /// "handed over", which only a thread that already waited may take. If no
+    /// sleeper was woken, it is simply freed.
+    pub fn hand_off(&self) {
+        self.word.store(HANDOFF | WAITERS, Ordering::Release);
+        if rustix::thread::futex::wake(&self.word, rustix::thread::futex::Flags::empty(), 1).unwrap_or(0) == 0 {
+            let _ = self.word.compare_exchange(HANDOFF | WAITERS, 0, Ordering::Release, Ordering::Relaxed);
         }
     }
 
-    /// The owner's thread id, or 0 when free.
+    /// The owner's thread id, or 0 when free (or handed over, not yet taken).
     pub fn owner(&self) -> u32 {
-        self.word.load(Ordering::Relaxed) & !WAITERS
+        let t = self.word.load(Ordering::Relaxed) & !WAITERS;
+        if t == HANDOFF {
+            0
+        } else {
+            t
+        }
     }
 
     /// Unlocks. The caller must hold the lock.
@@ -188,6 +242,6 @@ impl RobustMutex {
 
     /// True if some thread holds it.
     pub fn is_locked(&self) -> bool {
-        self.word.load(Ordering::Relaxed) != 0
+        self.owner() != 0
     }
 }

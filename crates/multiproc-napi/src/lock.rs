@@ -52,10 +52,11 @@ pub fn lock_view<'env>(env: &'env Env, l: &External<LockBox>) -> Result<Unknown<
 }
 
 /// Acquires, waiting up to `timeout` ms (`null`: forever): 0 timed out,
-/// 1 acquired, 2 acquired from a holder that died.
+/// 1 acquired, 2 acquired from a holder that died. `waited`: an async waiter
+/// retrying, which may take a lock handed over to waiters.
 #[napi]
-pub fn lock_acquire(env: &Env, l: &mut External<LockBox>, timeout: Option<f64>) -> u32 {
-    if !blocking(env, || l.l.acquire(deadline(timeout))) {
+pub fn lock_acquire(env: &Env, l: &mut External<LockBox>, timeout: Option<f64>, waited: bool) -> u32 {
+    if !blocking(env, || l.l.acquire_as(deadline(timeout), waited)) {
         0
     } else if l.l.owner_died() {
         2
@@ -70,10 +71,11 @@ pub fn lock_release(env: &Env, l: &mut External<LockBox>) -> Result<()> {
     l.l.release().map_err(|e| throw(env, e))
 }
 
-/// Wake-ups after a release done by the TS fast path.
+/// The rest of a release begun by the TS fast path: hand the lock over to a
+/// sleeper (`contended`) and wake async watchers.
 #[napi]
-pub fn lock_wake(l: &External<LockBox>, had_waiters: bool) {
-    l.l.wake_after_release(had_waiters);
+pub fn lock_finish_release(l: &External<LockBox>, contended: bool) {
+    l.l.finish_release(contended);
 }
 
 /// RLock: sets the recursion depth after an async re-acquire (Condition).
