@@ -1,67 +1,38 @@
-// The classic JoinableQueue scenario, across real processes (`npm run demo`):
-// 3 producer processes put items into one JoinableQueue, 2 daemon-style
-// consumer processes take them and call taskDone(), and the main process
-// waits on `await q.join()`, then shuts the queue down so the consumers'
-// `for await` loops end and they exit by themselves.
-//
-// There is no Process class yet, so children are started with
-// child_process.fork(thisFile, [role, index, handle]) and open the queues
-// with JoinableQueue.attach / Queue.attach. Coordination goes only through
-// the queues and process exits: no sleeps, no timers.
-import { fork } from 'node:child_process';
+// The classic JoinableQueue scenario (`npm run demo`), Python's way:
+// 3 producer processes put items into one JoinableQueue, 2 *daemon* consumer
+// processes take them and call taskDone(), and the main process joins the
+// producers, then waits on `await q.join()` and exits. The daemons are killed
+// when main exits, as in Python; nothing else is needed to clean up.
+// Coordination goes only through the queues and process exits: no sleeps.
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-import { JoinableQueue, Queue } from 'multiproc';
+import { currentProcess, JoinableQueue, Process, Queue } from 'multiproc';
 
 const PRODUCERS = 3;
 const CONSUMERS = 2;
 const ITEMS_PER_PRODUCER = 5;
 const MAXSIZE = 4; // a bounded queue: producers wait (without polling) while it is full
 
-const [role, index, handleJson, doneJson] = process.argv.slice(2);
-if (role === 'producer') await producer(Number(index), JSON.parse(handleJson));
-else if (role === 'consumer') await consumer(Number(index), JSON.parse(handleJson), JSON.parse(doneJson));
-else await main();
-
-/** Puts ITEMS_PER_PRODUCER items, then exits at once: each item is already in shared memory. */
-async function producer(i, handle) {
-  const q = JoinableQueue.attach(handle);
-  const release = exitWithParent();
+/** Puts ITEMS_PER_PRODUCER items; the process may end right after: each item is already in shared memory. */
+export async function producer(q, i) {
+  const me = `${currentProcess().name} (pid ${process.pid})`;
   for (let k = 1; k <= ITEMS_PER_PRODUCER; k++) {
     const item = { id: `${i}-${k}`, producer: i, n: i * 100 + k };
-    // Printed first, so it precedes the consumer's line; put waits while the queue is full.
-    console.log(`producer ${i} (pid ${process.pid}) put  item ${item.id}`);
+    console.log(`${me} put  item ${item.id}`);
     await q.put(item);
   }
-  release();
 }
 
-/** Takes items until the queue is shut down; reports each one on `done`, then acknowledges it. */
-async function consumer(i, handle, doneHandle) {
-  const q = JoinableQueue.attach(handle);
-  const done = Queue.attach(doneHandle);
-  const release = exitWithParent();
-  for await (const item of q) {
-    const digest = work(item.n);
-    console.log(`consumer ${i} (pid ${process.pid}) done item ${item.id} -> ${digest}`);
+/** Takes items forever (a daemon: it dies with main); reports each on `done`, then acknowledges it. */
+export async function consumer(q, done, i) {
+  const me = `${currentProcess().name} (pid ${process.pid})`;
+  for (;;) {
+    const item = await q.get();
+    console.log(`${me} done item ${item.id} -> ${work(item.n)}`);
     // Report before taskDone(): once join() returns, every report is in `done`.
-    await done.put({ consumer: i, pid: process.pid, id: item.id, producer: item.producer });
+    await done.put({ consumer: i, id: item.id, producer: item.producer });
     q.taskDone();
   }
-  // The queue was shut down and drained: nothing is left to do, so the process ends by itself.
-  release();
-}
-
-/**
- * Daemon-like: if the main process dies (even by SIGKILL), the IPC channel
- * closes and this child exits too. The returned function drops the listener,
- * which also unrefs the channel so the child can end on its own.
- */
-function exitWithParent() {
-  const orphaned = () => process.exit(1);
-  process.on('disconnect', orphaned);
-  return () => process.off('disconnect', orphaned);
 }
 
 /** Some CPU work (a few ms) standing in for real processing. */
@@ -71,83 +42,44 @@ function work(n) {
   return h.slice(0, 8);
 }
 
-async function main() {
-  const self = fileURLToPath(import.meta.url);
+if (import.meta.url === `file://${process.argv[1]}`) {
   const q = new JoinableQueue(MAXSIZE);
   const done = new Queue(); // consumers' reports, for the summary
-  const handle = JSON.stringify(q.handle);
-  const doneHandle = JSON.stringify(done.handle);
-
-  const children = new Set();
-  const start = (role, i, ...args) => {
-    const child = fork(self, [role, String(i), handle, ...args]);
-    children.add(child);
-    const exited = new Promise((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => {
-        children.delete(child);
-        if (code === 0) resolve();
-        else reject(new Error(`${role} ${i} (pid ${child.pid}) failed: ${signal ?? `exit code ${code}`}`));
-      });
-    });
-    return { i, pid: child.pid, exited };
-  };
-  // Whatever happens, never leave a child behind.
-  process.on('exit', () => {
-    for (const c of children) c.kill('SIGKILL');
-  });
+  const here = (fn) => new URL(`#${fn}`, import.meta.url);
 
   console.log(`main (pid ${process.pid}): ${PRODUCERS} producers x ${ITEMS_PER_PRODUCER} items, ` +
-    `${CONSUMERS} consumers, JoinableQueue(maxsize ${MAXSIZE})`);
+    `${CONSUMERS} daemon consumers, JoinableQueue(maxsize ${MAXSIZE})`);
   const consumers = [];
-  for (let i = 1; i <= CONSUMERS; i++) consumers.push(start('consumer', i, doneHandle));
-  const producers = [];
-  for (let i = 1; i <= PRODUCERS; i++) producers.push(start('producer', i));
-
-  // A consumer that dies early would leave join() waiting forever: fail instead.
-  const consumerDied = Promise.race(consumers.map((c) => c.exited.then(() => {
-    throw new Error(`consumer ${c.i} (pid ${c.pid}) exited before the work was done`);
-  })));
-  consumerDied.catch(() => {}); // only ever read through the race below
-  try {
-    // As in Python: join the producers (every item is put), then join the queue
-    // (every item is acknowledged with taskDone).
-    await Promise.race([consumerDied, (async () => {
-      await Promise.all(producers.map((p) => p.exited));
-      console.log('main: all producers exited; waiting on q.join()');
-      await q.join();
-    })()]);
-    console.log(`main: q.join() returned (${q.unfinishedTasks()} unfinished tasks); shutting the queue down`);
-    // The consumers' `for await` loops end at ShutDown and they exit by themselves.
-    q.shutdown();
-    await Promise.all(consumers.map((c) => c.exited));
-    console.log('main: all consumers exited by themselves');
-  } catch (e) {
-    // A child failed: the work cannot finish, so stop everything now (join() and
-    // the surviving children would otherwise keep this process waiting).
-    console.error(`main: ${e.message}; stopping`);
-    process.exit(1); // the 'exit' handler kills every child still running
+  for (let i = 1; i <= CONSUMERS; i++) {
+    consumers.push(new Process({ target: here('consumer'), args: [q, done, i], name: `consumer-${i}`, daemon: true }));
   }
+  const producers = [];
+  for (let i = 1; i <= PRODUCERS; i++) {
+    producers.push(new Process({ target: here('producer'), args: [q, i], name: `producer-${i}` }));
+  }
+  for (const p of [...consumers, ...producers]) p.start();
+
+  for (const p of producers) await p.join();
+  const failed = producers.filter((p) => p.exitcode !== 0);
+  if (failed.length > 0) {
+    console.error(`main: ${failed.map((p) => `${p.name} exited ${p.exitcode}`).join(', ')}`);
+    process.exit(1);
+  }
+  console.log('main: all producers exited; waiting on q.join()');
+  await q.join();
+  console.log(`main: q.join() returned (${q.unfinishedTasks()} unfinished tasks)`);
 
   // Summary, from the consumers' reports.
   const reports = [];
   while (!done.empty()) reports.push(done.getNowait());
-  const perProducer = new Map(producers.map((p) => [p.i, 0]));
-  const perConsumer = new Map(consumers.map((c) => [c.i, 0]));
-  for (const r of reports) {
-    perProducer.set(r.producer, perProducer.get(r.producer) + 1);
-    perConsumer.set(r.consumer, perConsumer.get(r.consumer) + 1);
-  }
-  const expected = [];
-  for (let i = 1; i <= PRODUCERS; i++) for (let k = 1; k <= ITEMS_PER_PRODUCER; k++) expected.push(`${i}-${k}`);
-  const got = reports.map((r) => r.id).sort();
-  const exact = got.length === expected.length && [...expected].sort().every((id, n) => got[n] === id);
-
+  const count = (key, n) => reports.filter((r) => r[key] === n).length;
+  const expected = PRODUCERS * ITEMS_PER_PRODUCER;
+  const ids = new Set(reports.map((r) => r.id));
   console.log('\nsummary');
-  const items = (n) => `${n} item${n === 1 ? '' : 's'}`;
-  for (const p of producers) console.log(`  producer ${p.i} (pid ${p.pid}) put  ${items(perProducer.get(p.i))}`);
-  for (const c of consumers) console.log(`  consumer ${c.i} (pid ${c.pid}) done ${items(perConsumer.get(c.i))}`);
-  console.log(`  total: ${expected.length} put, ${reports.length} done, ` +
-    `each item exactly once: ${exact ? 'yes' : 'NO'}`);
-  if (!exact) process.exitCode = 1;
+  for (let i = 1; i <= PRODUCERS; i++) console.log(`  producer-${i} put  ${count('producer', i)} items`);
+  for (let i = 1; i <= CONSUMERS; i++) console.log(`  consumer-${i} done ${count('consumer', i)} items`);
+  const exact = reports.length === expected && ids.size === expected;
+  console.log(`  total: ${expected} put, ${reports.length} done, each item exactly once: ${exact ? 'yes' : 'NO'}`);
+  console.log('main: exiting; the daemon consumers go with it');
+  process.exitCode = exact ? 0 : 1;
 }
