@@ -28,6 +28,13 @@ export interface ConditionWaitOptions {
 }
 
 const NOTIFIED = 1;
+
+/** Milliseconds left until `end` (`undefined`: no limit), or `null` once it has passed. */
+function left(end: number | undefined): number | undefined | null {
+  if (end === undefined) return undefined;
+  const t = end - performance.now();
+  return t > 0 ? t : null;
+}
 let attaching: { n: NativeCondition; lock: Lock } | undefined;
 
 /** A condition variable shared by processes and threads. */
@@ -146,12 +153,7 @@ export class Condition {
     const o = checkTimed(opts);
     const end = o.timeout === undefined ? undefined : performance.now() + o.timeout;
     let result = predicate();
-    while (!result) {
-      let timeout: number | undefined;
-      if (end !== undefined) {
-        timeout = end - performance.now();
-        if (timeout <= 0) break;
-      }
+    for (let timeout = left(end); !result && timeout !== null; timeout = left(end)) {
       await this.wait({ timeout, signal: o.signal });
       result = predicate();
     }
@@ -164,12 +166,7 @@ export class Condition {
     const o = checkTimed(opts);
     const end = o.timeout === undefined ? undefined : performance.now() + o.timeout;
     let result = predicate();
-    while (!result) {
-      let timeout: number | undefined;
-      if (end !== undefined) {
-        timeout = end - performance.now();
-        if (timeout <= 0) break;
-      }
+    for (let timeout = left(end); !result && timeout !== null; timeout = left(end)) {
       this.waitSync({ timeout });
       result = predicate();
     }
