@@ -94,6 +94,12 @@ impl HolderTable {
         pid == owner::pid() || owner::process_alive(pid, start)
     }
 
+    /// True while some holder is listed (or the end never had one): no liveness
+    /// check, so a holder that died unannounced still counts.
+    pub fn listed(&self) -> bool {
+        self.used.load(Ordering::SeqCst) == 0 || self.slots.iter().any(|s| s.id.load(Ordering::SeqCst) != 0)
+    }
+
     /// True while some live process holds this end (or it never had a holder).
     pub fn anyone(&self) -> bool {
         if self.used.load(Ordering::SeqCst) == 0 {

@@ -9,7 +9,7 @@
 //! watchers re-check every [`RECHECK`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ends::{HolderTable, Ticket};
 use crate::error::{Error, Result};
@@ -29,6 +29,11 @@ pub const RECHECK: Duration = Duration::from_millis(100);
 pub struct Connection {
     rx: Option<(Queue, Option<Ticket>)>,
     tx: Option<(Queue, Option<Ticket>)>,
+    /// When the receiving end was last seen alive (a /proc check per send would
+    /// cost more than the send itself).
+    readers_seen: Option<Instant>,
+    /// When the sending end was last seen alive.
+    writers_seen: Option<Instant>,
 }
 
 fn direction() -> Result<Queue> {
@@ -56,6 +61,21 @@ pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
     Ok((a, b))
 }
 
+/// True while the other end has a holder: one that closed shows at once (its
+/// entry is gone); one that died unannounced shows within [`RECHECK`], as the
+/// `/proc` check behind [`HolderTable::anyone`] is done at most that often.
+fn peer_alive(t: &HolderTable, seen: &mut Option<Instant>) -> bool {
+    if !t.listed() {
+        return false;
+    }
+    if seen.is_some_and(|at| at.elapsed() < RECHECK) {
+        return true;
+    }
+    let alive = t.anyone();
+    *seen = alive.then(Instant::now);
+    alive
+}
+
 impl Connection {
     fn from_queues(rx: Option<Queue>, tx: Option<Queue>) -> Connection {
         let rx = rx.map(|q| {
@@ -66,7 +86,7 @@ impl Connection {
             let t = join(&q, |s| &s.writers);
             (q, t)
         });
-        Connection { rx, tx }
+        Connection { rx, tx, readers_seen: None, writers_seen: None }
     }
 
     /// Opens an end from the handles of its directions.
@@ -122,8 +142,11 @@ impl Connection {
                 Error::Closed
             });
         };
+        let seen = &mut self.readers_seen;
         queue::block_sliced(q, WRITABLE, deadline, Some(RECHECK), |q| {
-            if !q.state().readers.anyone() {
+            // A receiver that closed shows at once (its entry is gone); one that
+            // died unannounced shows within RECHECK.
+            if !peer_alive(&q.state().readers, seen) {
                 return Some(Err(Error::BrokenPipe));
             }
             match q.try_put_parts(tag, parts) {
@@ -143,8 +166,9 @@ impl Connection {
                 Error::Closed
             });
         };
+        let seen = &mut self.writers_seen;
         queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| match q.try_get(&mut take) {
-            Err(Error::Empty) if !q.state().writers.anyone() => match q.try_get(&mut take) {
+            Err(Error::Empty) if !peer_alive(&q.state().writers, seen) => match q.try_get(&mut take) {
                 // A last message may have landed just before the sender died.
                 Err(Error::Empty) => Some(Err(Error::Eof)),
                 r => Some(r),
@@ -164,9 +188,10 @@ impl Connection {
                 Error::Closed
             });
         };
+        let seen = &mut self.writers_seen;
         Ok(queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| {
             let st = q.state();
-            (st.ready(READABLE) != 0 || !st.writers.anyone()).then_some(true)
+            (st.ready(READABLE) != 0 || !peer_alive(&st.writers, seen)).then_some(true)
         })
         .unwrap_or(false))
     }
