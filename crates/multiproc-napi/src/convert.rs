@@ -29,7 +29,7 @@ pub fn handle_from_js(h: &NativeHandle) -> std::result::Result<Handle, CoreError
     }
     let hi = u64::from_str_radix(&h.token[..16], 16).map_err(|_| bad("token"))?;
     let lo = u64::from_str_radix(&h.token[16..], 16).map_err(|_| bad("token"))?;
-    if h.holders.len() % 2 != 0 || h.holders.len() > 64 {
+    if !h.holders.len().is_multiple_of(2) || h.holders.len() > 64 {
         return Err(bad("holders must be (pid, fd) pairs"));
     }
     if h.name.is_none() && h.holders.is_empty() {
