@@ -133,16 +133,24 @@ impl Connection {
         self.rx.is_none() && self.tx.is_none()
     }
 
+    /// The direction `dir` with the peer's last-seen time, or why there is none:
+    /// this end only goes the `other` way (`what`), or it is closed.
+    fn end<'a>(
+        dir: &'a mut Option<(Queue, Option<Ticket>)>,
+        other: &Option<(Queue, Option<Ticket>)>,
+        seen: &'a mut Option<Instant>,
+        what: &str,
+    ) -> Result<(&'a mut Queue, &'a mut Option<Instant>)> {
+        match dir {
+            Some((q, _)) => Ok((q, seen)),
+            None if other.is_some() => Err(Error::Misuse(format!("this connection is {what}"))),
+            None => Err(Error::Closed),
+        }
+    }
+
     /// Sends one message, waiting for buffer space until `deadline`.
     pub fn send(&mut self, tag: u32, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
-        let Some((q, _)) = self.tx.as_mut() else {
-            return Err(if self.rx.is_some() {
-                Error::Misuse("this connection is receive-only".into())
-            } else {
-                Error::Closed
-            });
-        };
-        let seen = &mut self.readers_seen;
+        let (q, seen) = Self::end(&mut self.tx, &self.rx, &mut self.readers_seen, "receive-only")?;
         queue::block_sliced(q, WRITABLE, deadline, Some(RECHECK), |q| {
             // A receiver that closed shows at once (its entry is gone); one that
             // died unannounced shows within RECHECK.
@@ -159,14 +167,7 @@ impl Connection {
 
     /// Receives one message, waiting until `deadline`; `take` copies it out.
     pub fn recv<R>(&mut self, deadline: Deadline, mut take: impl FnMut(Record<'_>) -> R) -> Result<R> {
-        let Some((q, _)) = self.rx.as_mut() else {
-            return Err(if self.tx.is_some() {
-                Error::Misuse("this connection is send-only".into())
-            } else {
-                Error::Closed
-            });
-        };
-        let seen = &mut self.writers_seen;
+        let (q, seen) = Self::end(&mut self.rx, &self.tx, &mut self.writers_seen, "send-only")?;
         queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| match q.try_get(&mut take) {
             Err(Error::Empty) if !peer_alive(&q.state().writers, seen) => match q.try_get(&mut take) {
                 // A last message may have landed just before the sender died.
@@ -181,14 +182,7 @@ impl Connection {
 
     /// Waits until a message (or EOF) can be received; false at the deadline.
     pub fn poll(&mut self, deadline: Deadline) -> Result<bool> {
-        let Some((q, _)) = self.rx.as_mut() else {
-            return Err(if self.tx.is_some() {
-                Error::Misuse("this connection is send-only".into())
-            } else {
-                Error::Closed
-            });
-        };
-        let seen = &mut self.writers_seen;
+        let (q, seen) = Self::end(&mut self.rx, &self.tx, &mut self.writers_seen, "send-only")?;
         Ok(queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| {
             let st = q.state();
             (st.ready(READABLE) != 0 || !peer_alive(&st.writers, seen)).then_some(true)
