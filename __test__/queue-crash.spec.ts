@@ -297,5 +297,8 @@ test.serial('SIGKILL storm: 3 producer × 2 consumer processes, small items, max
 test.serial('SIGKILL storm: items of 0..64 KiB in a 64 KiB ring that wraps and grows', (t) =>
   crashRun(t, { producers: 3, consumers: 2, min: 0, max: 64 * 1024, maxsize: 64, capacityBytes: 64 * 1024, kills: 50 }));
 
+test.serial('SIGKILL storm: large items (0.1-1.5 MiB) copied in and out of shared memory outside the lock', (t) =>
+  crashRun(t, { producers: 3, consumers: 2, min: 100 * 1024, max: 1536 * 1024, maxsize: 16, kills: 60 }));
+
 test.serial('SIGKILL storm on producers with the main process as the only consumer: no acked item lost', (t) =>
   crashRun(t, { producers: 3, consumers: 0, min: 0, max: 4096, maxsize: 64, kills: 30 }));

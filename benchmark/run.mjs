@@ -283,11 +283,15 @@ async function runCase(name, def) {
       await p.start();
       started.push(p);
     }
-    // Warm-up (JIT, queue growth, page faults), then an item count for ~TARGET_SECONDS.
+    // Warm-up (JIT, queue growth, page faults, heap sizing), then an item
+    // count for ~TARGET_SECONDS, then one unmeasured run of that count: the
+    // first long run of every peer was slower than the rest (heaps and
+    // allocators still adapting), whichever peer it was.
     for (const p of peers) {
       await runOnce(name, p, def.quickN);
       const s = await runOnce(name, p, def.quickN);
       p.n = quick ? def.quickN : Math.max(def.minN, Math.min(def.maxN, Math.round((def.quickN / s) * TARGET_SECONDS)));
+      if (!quick) await runOnce(name, p, p.n);
       p.samples = [];
     }
     for (let r = 0; r < (def.reps ?? REPS); r++) {
@@ -300,6 +304,7 @@ async function runCase(name, def) {
     for (const p of started) await p.stop();
   }
   for (const p of peers) p.stats = stats(p.samples);
+  if (process.env.BENCH_SAMPLES) for (const p of peers) console.log(p.label, p.samples.map((x) => Math.round(x)).join(" "));
   return peers;
 }
 

@@ -9,7 +9,9 @@
 
 pub mod ends;
 pub mod barrier;
+pub mod blob;
 pub mod condition;
+pub mod copy;
 pub mod error;
 pub mod event;
 pub mod lock;

@@ -151,7 +151,8 @@ impl Connection {
     /// Sends one message, waiting for buffer space until `deadline`.
     pub fn send(&mut self, tag: u32, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
         let (q, seen) = Self::end(&mut self.tx, &self.rx, &mut self.readers_seen, "receive-only")?;
-        queue::block_sliced(q, WRITABLE, deadline, Some(RECHECK), |q| {
+        let spin = parts.iter().map(|p| p.len()).sum::<usize>() < queue::BLOB_MIN;
+        queue::block_sliced(q, WRITABLE, deadline, Some(RECHECK), spin, |q| {
             // A receiver that closed shows at once (its entry is gone); one that
             // died unannounced shows within RECHECK.
             if !peer_alive(&q.state().readers, seen) {
@@ -168,7 +169,7 @@ impl Connection {
     /// Receives one message, waiting until `deadline`; `take` copies it out.
     pub fn recv<R>(&mut self, deadline: Deadline, mut take: impl FnMut(Record<'_>) -> R) -> Result<R> {
         let (q, seen) = Self::end(&mut self.rx, &self.tx, &mut self.writers_seen, "send-only")?;
-        queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| match q.try_get(&mut take) {
+        queue::block_sliced(q, READABLE, deadline, Some(RECHECK), true, |q| match q.try_get(&mut take) {
             Err(Error::Empty) if !peer_alive(&q.state().writers, seen) => match q.try_get(&mut take) {
                 // A last message may have landed just before the sender died.
                 Err(Error::Empty) => Some(Err(Error::Eof)),
@@ -183,7 +184,7 @@ impl Connection {
     /// Waits until a message (or EOF) can be received; false at the deadline.
     pub fn poll(&mut self, deadline: Deadline) -> Result<bool> {
         let (q, seen) = Self::end(&mut self.rx, &self.tx, &mut self.writers_seen, "send-only")?;
-        Ok(queue::block_sliced(q, READABLE, deadline, Some(RECHECK), |q| {
+        Ok(queue::block_sliced(q, READABLE, deadline, Some(RECHECK), true, |q| {
             let st = q.state();
             (st.ready(READABLE) != 0 || !peer_alive(&st.writers, seen)).then_some(true)
         })

@@ -15,11 +15,17 @@
 //! the old ring is released with `FALLOC_FL_PUNCH_HOLE`. So a `put` never
 //! fails for lack of space; only `maxsize` (items) and `byte_limit` (a Pipe's
 //! buffer, which still lets one oversized message through) make it wait.
+//!
+//! Items of [`BLOB_MIN`] bytes or more live out of the ring, in blobs of the
+//! same file, and are copied in and out without the lock (see [`crate::blob`]);
+//! their ring record holds only the blob's offset.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use crate::blob::BLOB_MIN;
+use crate::blob::{BlobTable, HOT_LIMIT, READING, WRITING};
 use crate::ends::HolderTable;
 use crate::error::{Error, Result};
 use crate::mutex::{Acquired, RobustMutex, LIVENESS_CHECK};
@@ -40,6 +46,10 @@ const REC_HEADER: u64 = 8;
 pub const MAX_ITEM: usize = u32::MAX as usize - 16;
 /// Default initial ring size.
 pub const DEFAULT_CAPACITY: u64 = 1 << 20;
+/// Tag bit of a record whose payload is the file offset of a blob.
+const BLOB_TAG: u32 = 1 << 31;
+/// Largest tag a caller may give.
+pub const MAX_TAG: u32 = BLOB_TAG - 1;
 
 /// The queue's committed state; two copies alternate (see the module doc).
 #[repr(C)]
@@ -61,6 +71,8 @@ pub struct Snapshot {
     pub file_end: u64,
     /// 0 running, 1 shut down, 2 shut down immediately.
     pub shutdown: u64,
+    /// Bytes of the blobs of queued items.
+    pub blob_bytes: u64,
 }
 
 /// The shared state at the start of a queue segment.
@@ -76,7 +88,7 @@ pub struct QueueState {
     pub initial_cap: u64,
     /// 1 if every put counts an unfinished task.
     pub joinable: u32,
-    /// Index of the committed snapshot.
+    /// Bit 0: index of the committed snapshot; bit 1: of the committed blob table.
     pub active: AtomicU32,
     /// The two snapshots, written only under `lock`.
     pub snaps: [UnsafeCell<Snapshot>; 2],
@@ -98,10 +110,15 @@ pub struct QueueState {
     pub writers: HolderTable,
     /// Pipe: processes holding the receiving end.
     pub readers: HolderTable,
+    /// The two blob tables, written only under `lock`.
+    pub blobs: [UnsafeCell<BlobTable>; 2],
+    /// CLOCK_MONOTONIC (ns) of the last `get` of a blob: consumers are active.
+    pub last_blob_get: AtomicU64,
 }
 
-// SAFETY: the snapshots (the only non-atomic fields that change) are read and
-// written only by the holder of `lock`; everything else is atomic or immutable.
+// SAFETY: the snapshots and blob tables (the only non-atomic fields that change)
+// are read and written only by the holder of `lock`; everything else is atomic
+// or immutable.
 unsafe impl Sync for QueueState {}
 
 /// Options for a new queue.
@@ -144,6 +161,13 @@ impl Record<'_> {
     pub fn copy_to(&self, out: &mut [u8]) {
         out[..self.a.len()].copy_from_slice(self.a);
         out[self.a.len()..].copy_from_slice(self.b);
+    }
+
+    /// [`Self::copy_to`] for a buffer just allocated (see [`crate::copy`]).
+    pub fn copy_to_fresh(&self, out: &mut [u8]) {
+        let (x, y) = out.split_at_mut(self.a.len());
+        crate::copy::copy_into_fresh(x, self.a);
+        crate::copy::copy_into_fresh(y, self.b);
     }
 }
 
@@ -196,7 +220,8 @@ impl QueueState {
         self.count_hint.store(s.count, Ordering::SeqCst);
         self.unfinished_hint.store(s.unfinished, Ordering::SeqCst);
         self.shutdown_hint.store(s.shutdown as u32, Ordering::SeqCst);
-        self.used_hint.store((s.tail - s.head).min(u64::from(u32::MAX)) as u32, Ordering::SeqCst);
+        let used = s.tail - s.head + s.blob_bytes;
+        self.used_hint.store(used.min(u64::from(u32::MAX)) as u32, Ordering::SeqCst);
     }
 
     /// Which of `mask`'s conditions may hold now, read without the lock.
@@ -225,6 +250,8 @@ struct Txn<'q> {
     snap: Snapshot,
     /// A ring replaced by `grow`, released after the commit.
     old_ring: Option<(u64, u64)>,
+    /// The blob table being changed (copied from the committed one on first change).
+    blobs: Option<BlobTable>,
 }
 
 impl Queue {
@@ -318,7 +345,7 @@ impl Queue {
                     st.writable.notify_all();
                     st.drained.notify_all();
                 }
-                Ok(Txn { q: self, snap, old_ring: None })
+                Ok(Txn { q: self, snap, old_ring: None, blobs: None })
             }
         }
     }
@@ -363,20 +390,24 @@ impl Queue {
         if len > MAX_ITEM {
             return Err(Error::Range(format!("an item of {len} bytes is larger than the 4 GiB limit")));
         }
+        if tag > MAX_TAG {
+            return Err(Error::Range(format!("tag {tag} is out of range")));
+        }
+        if len >= BLOB_MIN {
+            return self.put_blob(tag, parts, len);
+        }
         let st = self.shared();
         let mut t = self.begin(Deadline::FOREVER)?;
         if t.snap.shutdown != 0 {
             t.abort();
             return Err(Error::ShutDown);
         }
-        let maxsize = st.maxsize;
-        let byte_limit = st.byte_limit;
         let need = REC_HEADER + pad8(len as u64);
-        let used = t.snap.tail - t.snap.head;
-        if (maxsize != 0 && t.snap.count >= maxsize) || (byte_limit != 0 && used > 0 && used + need > byte_limit) {
+        if t.no_room_after_reap(need) {
             t.abort();
             return Err(Error::Full);
         }
+        let used = t.snap.tail - t.snap.head;
         if used + need > t.snap.ring_cap {
             if let Err(e) = t.grow(used + need) {
                 t.abort();
@@ -404,6 +435,92 @@ impl Queue {
         Ok(())
     }
 
+    /// A large item: reserve a blob under the lock, fill it without the lock,
+    /// then publish its record under the lock.
+    fn put_blob(&mut self, tag: u32, parts: &[&[u8]], len: usize) -> Result<()> {
+        let size = round_page(len as u64);
+        let mut patience: Option<Deadline> = None;
+        let (mut t, off) = loop {
+            let mut t = self.begin(Deadline::FOREVER)?;
+            if t.snap.shutdown != 0 {
+                t.abort();
+                return Err(Error::ShutDown);
+            }
+            if t.no_room_after_reap(size) {
+                t.abort();
+                return Err(Error::Full);
+            }
+            if let Some(off) = t.reuse_blob(size) {
+                break (t, off);
+            }
+            // Nothing free. New pages cost several times a copy (first touch of
+            // tmpfs memory), so while consumers are at work, wait a little for a
+            // blob to come back rather than grow the file; but only while
+            // enough items are queued that consumers do not run dry meanwhile.
+            // (This is not waiting for room: no consumer, no wait.)
+            let wait = patience.get_or_insert_with(|| recycle_patience(size));
+            let st = t.q.shared();
+            let consumers_active = now_ns().saturating_sub(st.last_blob_get.load(Ordering::Relaxed)) < CONSUMERS_ACTIVE_NS
+                || t.blobs_ref().busy.iter().any(|b| b.state == READING);
+            if !wait.expired() && t.snap.count >= RECYCLE_AHEAD && consumers_active {
+                let sig = &t.q.shared().writable;
+                let seen = sig.seq.load(Ordering::SeqCst);
+                let wait = *wait;
+                t.abort();
+                spin_then_wait(sig, seen, wait);
+                continue;
+            }
+            match t.grow_file(size) {
+                Ok(off) => break (t, off),
+                Err(e) => {
+                    t.abort();
+                    return Err(e);
+                }
+            }
+        };
+        let base = match t.base_ptr() {
+            Ok(b) => b,
+            Err(e) => {
+                t.abort();
+                return Err(e);
+            }
+        };
+        // SAFETY: [off, off + len) lies in the file and in `self.data`'s mapping
+        // (base_ptr maps all of file_end), and no one else writes it: it is
+        // neither free nor published.
+        let fill = move || unsafe { copy_parts(base.add(off as usize), parts) };
+        if !t.blobs().add_busy(off, size, WRITING) {
+            // Too many copies in progress to track this one: fill it under the lock.
+            fill();
+            return t.publish_blob(tag, off, len, size);
+        }
+        t.commit();
+        fill();
+        let mut t = self.begin(Deadline::FOREVER)?;
+        t.blobs().remove_busy(off);
+        if t.snap.shutdown == 2 {
+            // Shut down immediately while we copied: the item goes with the rest.
+            t.free_blob(off, size);
+            t.commit();
+            return Err(Error::ShutDown);
+        }
+        t.publish_blob(tag, off, len, size)
+    }
+
+    /// The second half of a `get` of a blob: gives the range back (and wakes
+    /// a producer that waits for it, see `put_blob`).
+    fn release_blob(&mut self, off: u64, size: u64) {
+        // A FOREVER lock attempt always succeeds.
+        let st = self.shared();
+        if let Ok(mut t) = self.begin(Deadline::FOREVER) {
+            t.blobs().remove_busy(off);
+            t.free_blob(off, size);
+            t.trim_if_drained();
+            t.commit();
+            st.writable.notify_all();
+        }
+    }
+
     /// One attempt to take the oldest record; `take` copies it out.
     pub fn try_get<R>(&mut self, take: impl FnOnce(Record<'_>) -> R) -> Result<R> {
         let mut t = self.begin(Deadline::FOREVER)?;
@@ -421,6 +538,11 @@ impl Queue {
         let len = u64::from(u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes")));
         let tag = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
         let start = (h + REC_HEADER) % cap;
+        if tag & BLOB_TAG != 0 {
+            // SAFETY: the 8-byte offset follows the header; 8-aligned, so it never wraps.
+            let off = u64::from_le_bytes(unsafe { *(ring.add(start as usize) as *const [u8; 8]) });
+            return Self::get_blob(t, tag & !BLOB_TAG, off, len, take);
+        }
         let first = len.min(cap - start);
         // SAFETY: both pieces lie inside the ring, which we hold locked; producers
         // only write past `tail`.
@@ -443,6 +565,45 @@ impl Queue {
         Ok(r)
     }
 
+    /// Takes the blob record at the head (read by `try_get` in `t`): removes it
+    /// under the lock, copies the blob out without the lock, then frees it.
+    fn get_blob<R>(mut t: Txn<'_>, tag: u32, off: u64, len: u64, take: impl FnOnce(Record<'_>) -> R) -> Result<R> {
+        let st = t.q.shared();
+        let size = round_page(len);
+        st.last_blob_get.store(now_ns(), Ordering::Relaxed);
+        t.snap.head += REC_HEADER + 8;
+        t.snap.count -= 1;
+        t.snap.blob_bytes -= size;
+        if t.snap.count == 0 {
+            t.snap.head = 0;
+            t.snap.tail = 0;
+        }
+        let base = t.base_ptr()?;
+        // SAFETY: the blob lies in the file and the mapping; once taken, no one
+        // but us touches it until we free it.
+        let a = unsafe { std::slice::from_raw_parts(base.add(off as usize), len as usize) };
+        let rec = Record { tag, a, b: &[] };
+        if !t.blobs().add_busy(off, size, READING) {
+            // Too many copies in progress to track this one: copy under the lock.
+            let r = take(rec);
+            t.free_blob(off, size);
+            t.commit();
+            st.writable.notify_all();
+            return Ok(r);
+        }
+        let q = t.finish();
+        st.writable.notify_all();
+        /// Frees the blob even if `take` unwinds.
+        struct Release<'a>(&'a mut Queue, u64, u64);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.release_blob(self.1, self.2);
+            }
+        }
+        let _release = Release(q, off, size);
+        Ok(take(rec))
+    }
+
     /// Puts, waiting for room until `deadline`.
     pub fn put(&mut self, tag: u32, data: &[u8], deadline: Deadline) -> Result<()> {
         self.put_parts(tag, &[data], deadline)
@@ -450,7 +611,8 @@ impl Queue {
 
     /// Puts a record made of parts, waiting for room until `deadline`.
     pub fn put_parts(&mut self, tag: u32, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
-        block(self, WRITABLE, deadline, |q| match q.try_put_parts(tag, parts) {
+        let spin = parts.iter().map(|p| p.len()).sum::<usize>() < BLOB_MIN;
+        block_sliced(self, WRITABLE, deadline, Some(LIVENESS_CHECK), spin, |q| match q.try_put_parts(tag, parts) {
             Err(Error::Full) => None,
             r => Some(r),
         })
@@ -495,10 +657,12 @@ impl Queue {
         let mut t = self.begin(Deadline::FOREVER)?;
         t.snap.shutdown = t.snap.shutdown.max(if immediate { 2 } else { 1 });
         if immediate {
+            t.free_queued_blobs();
             t.snap.unfinished = t.snap.unfinished.saturating_sub(t.snap.count);
             t.snap.count = 0;
             t.snap.head = 0;
             t.snap.tail = 0;
+            t.trim_if_drained();
         }
         t.commit();
         let st = self.state();
@@ -525,16 +689,20 @@ pub(crate) fn block<Q, R>(q: &mut Q, bit: u32, deadline: Deadline, attempt: impl
 where
     Q: SignalSource,
 {
-    block_sliced(q, bit, deadline, Some(LIVENESS_CHECK), attempt)
+    block_sliced(q, bit, deadline, Some(LIVENESS_CHECK), true, attempt)
 }
 
 /// [`block`], waking at least every `slice` to re-run `attempt` (for
-/// conditions no one signals, such as a peer process dying).
+/// conditions no one signals, such as a peer process dying). Without `spin`
+/// it sleeps at once: right for a put of a large item, whose room comes back
+/// only after a consumer's copy of tens of microseconds (spinning would take
+/// that consumer's CPU).
 pub(crate) fn block_sliced<Q, R>(
     q: &mut Q,
     bit: u32,
     deadline: Deadline,
     slice: Option<std::time::Duration>,
+    spin: bool,
     mut attempt: impl FnMut(&mut Q) -> Option<R>,
 ) -> Option<R>
 where
@@ -551,7 +719,7 @@ where
         // A short spin catches a partner that answers within microseconds
         // without paying two futex syscalls and a reschedule.
         let mut moved = false;
-        for i in 0..200 {
+        for i in 0..if spin { 200 } else { 0 } {
             if q.signal(bit).seq.load(Ordering::Relaxed) != s0 {
                 moved = true;
                 break;
@@ -602,17 +770,228 @@ impl SignalSource for Queue {
     }
 }
 
-impl Txn<'_> {
-    fn ring_ptr(&mut self) -> *mut u8 {
+/// Items that must be queued already before a large put waits for a blob to
+/// be recycled instead of taking new memory (see `put_blob`).
+const RECYCLE_AHEAD: u64 = 4;
+
+/// A blob taken this recently (ns) means consumers are at work (see `put_blob`).
+const CONSUMERS_ACTIVE_NS: u64 = 2_000_000;
+
+/// CLOCK_MONOTONIC in ns (one clock for every process).
+fn now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// How long a large put may wait for a blob being copied out to be freed
+/// before it takes new memory: 1 ms per MiB (such a copy took 0.1-0.3 ms per
+/// MiB in our measurements), at least 0.5 ms, at most 50 ms. The wait ends as
+/// soon as the consumer's copy does, so it never outlasts a live consumer's
+/// `get`; it paces a producer that runs ahead of its consumer instead of
+/// letting it first-touch new shared memory, which costs more than the copy.
+fn recycle_patience(size: u64) -> Deadline {
+    let us = (size >> 20).saturating_mul(1000).clamp(500, 50_000);
+    Deadline(Some(std::time::Instant::now() + std::time::Duration::from_micros(us)))
+}
+
+/// Waits until `sig` moves past `seen` or `until` passes: a short spin, then
+/// the futex (the producer is not the bottleneck here; its spinning would
+/// take a CPU from the consumer).
+fn spin_then_wait(sig: &Signal, seen: u32, until: Deadline) {
+    for _ in 0..100 {
+        if sig.seq.load(Ordering::Relaxed) != seen {
+            return;
+        }
+        std::hint::spin_loop();
+    }
+    sig.sleep_with(|_| waker::wait(&sig.seq, seen, until.remaining()));
+}
+
+/// Copies `parts` one after another to `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of the parts' total length and overlap none of them.
+unsafe fn copy_parts(dst: *mut u8, parts: &[&[u8]]) {
+    let mut at = 0;
+    for p in parts {
+        // SAFETY: within the destination, per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), dst.add(at), p.len()) };
+        at += p.len();
+    }
+}
+
+impl<'q> Txn<'q> {
+    /// Start of the file's mapping, which covers `file_end` (remapped, with
+    /// headroom so a growing file is not remapped on every blob).
+    fn base_ptr(&mut self) -> Result<*mut u8> {
         let need = self.snap.file_end as usize;
         let ok = self.q.data.as_ref().is_some_and(|m| m.len() >= need);
         if !ok {
             self.q.data = None;
-            self.q.data = Some(Mapping::new(self.q.seg.fd(), need).expect("cannot map queue ring"));
+            self.q.data = Some(Mapping::new(self.q.seg.fd(), need.next_power_of_two())?);
         }
-        let m = self.q.data.as_ref().expect("mapped");
+        Ok(self.q.data.as_ref().expect("mapped").ptr())
+    }
+
+    fn ring_ptr(&mut self) -> *mut u8 {
+        let base = self.base_ptr().expect("cannot map queue ring");
         // SAFETY: ring_off + ring_cap <= file_end <= mapping length.
-        unsafe { m.ptr().add(self.snap.ring_off as usize) }
+        unsafe { base.add(self.snap.ring_off as usize) }
+    }
+
+    /// The blob table as this transaction sees it, without copying it.
+    fn blobs_ref(&self) -> &BlobTable {
+        match &self.blobs {
+            Some(b) => b,
+            None => {
+                let st = self.q.state();
+                let i = (st.active.load(Ordering::Relaxed) >> 1) as usize & 1;
+                // SAFETY: we hold the lock; the committed table is not written.
+                unsafe { &*st.blobs[i].get() }
+            }
+        }
+    }
+
+    /// The blob table, to change (committed with the snapshot).
+    fn blobs(&mut self) -> &mut BlobTable {
+        if self.blobs.is_none() {
+            self.blobs = Some(*self.blobs_ref());
+        }
+        self.blobs.as_mut().expect("copied")
+    }
+
+    /// True if a put of `need` more bytes must wait: `maxsize` items, or a
+    /// Pipe's byte bound (which an empty pipe waives), counting puts still copying.
+    fn no_room(&self, need: u64) -> bool {
+        let st = self.q.state();
+        let b = self.blobs_ref();
+        let count = self.snap.count + b.writing;
+        let used = self.snap.tail - self.snap.head + self.snap.blob_bytes + b.writing_bytes;
+        (st.maxsize != 0 && count >= st.maxsize) || (st.byte_limit != 0 && used > 0 && used + need > st.byte_limit)
+    }
+
+    /// [`Self::no_room`], looking again after reaping if puts still copying
+    /// hold room (one whose process died mid-copy holds it until reaped).
+    fn no_room_after_reap(&mut self, need: u64) -> bool {
+        self.no_room(need) && (self.blobs_ref().writing == 0 || self.reap_dead() == 0 || self.no_room(need))
+    }
+
+    /// Frees the blobs of copiers that died; how many there were.
+    fn reap_dead(&mut self) -> usize {
+        let dead = self.blobs().reap_dead();
+        for &(off, len) in &dead {
+            self.free_blob(off, len);
+        }
+        dead.len()
+    }
+
+    /// A free range of `size` bytes for a blob (reaping dead copiers' if need be).
+    fn reuse_blob(&mut self, size: u64) -> Option<u64> {
+        if let Some(off) = self.blobs().take_free(size) {
+            return Some(off);
+        }
+        if self.reap_dead() > 0 {
+            return self.blobs().take_free(size);
+        }
+        None
+    }
+
+    /// A new range of `size` bytes for a blob, past the file's end.
+    fn grow_file(&mut self, size: u64) -> Result<u64> {
+        let off = round_page(self.snap.file_end);
+        rustix::fs::ftruncate(self.q.seg.fd(), off + size)?;
+        self.snap.file_end = off + size;
+        Ok(off)
+    }
+
+    /// Gives a blob's range back for reuse, or punches it out if the table
+    /// has no slot for it.
+    fn free_blob(&mut self, off: u64, size: u64) {
+        if !self.blobs().give(off, size) {
+            self.punch(off, size);
+        }
+    }
+
+    /// Releases the pages of a range. Runs before the commit: once a range is
+    /// committed free, someone may fill it.
+    fn punch(&self, off: u64, len: u64) {
+        let _ = rustix::fs::fallocate(
+            self.q.seg.fd(),
+            rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+            off,
+            len,
+        );
+    }
+
+    /// Once the queue is empty, gives back what a burst left resident beyond
+    /// [`HOT_LIMIT`] (not earlier: punching costs about two copies).
+    fn trim_if_drained(&mut self) {
+        if self.snap.count == 0 && self.blobs_ref().hot_bytes > HOT_LIMIT {
+            for (off, len) in self.blobs().trim(HOT_LIMIT) {
+                self.punch(off, len);
+            }
+        }
+    }
+
+    /// Frees the blobs of every queued item (an immediate shutdown drops them).
+    fn free_queued_blobs(&mut self) {
+        if self.snap.blob_bytes == 0 {
+            return;
+        }
+        let ring = self.ring_ptr();
+        let cap = self.snap.ring_cap;
+        let mut pos = self.snap.head;
+        while pos < self.snap.tail {
+            let h = pos % cap;
+            // SAFETY: record headers and blob offsets are 8-aligned and never wrap;
+            // every record between head and tail is complete.
+            let (len, tag, off) = unsafe {
+                let hdr = *(ring.add(h as usize) as *const [u8; 8]);
+                let off = *(ring.add(((h + REC_HEADER) % cap) as usize) as *const [u8; 8]);
+                (
+                    u64::from(u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes"))),
+                    u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes")),
+                    u64::from_le_bytes(off),
+                )
+            };
+            if tag & BLOB_TAG != 0 {
+                self.free_blob(off, round_page(len));
+                pos += REC_HEADER + 8;
+            } else {
+                pos += REC_HEADER + pad8(len);
+            }
+        }
+        self.snap.blob_bytes = 0;
+    }
+
+    /// Appends the record of a filled blob, commits and wakes getters (or,
+    /// if the ring cannot grow, frees the blob and fails).
+    fn publish_blob(mut self, tag: u32, off: u64, len: usize, size: u64) -> Result<()> {
+        let need = REC_HEADER + 8;
+        let used = self.snap.tail - self.snap.head;
+        if used + need > self.snap.ring_cap {
+            if let Err(e) = self.grow(used + need) {
+                self.free_blob(off, size);
+                self.commit();
+                return Err(e);
+            }
+        }
+        let mut rec = [0u8; 16];
+        rec[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&(tag | BLOB_TAG).to_le_bytes());
+        rec[8..].copy_from_slice(&off.to_le_bytes());
+        let pos = self.snap.tail;
+        self.write_at(pos, &rec);
+        self.snap.tail += need;
+        self.snap.count += 1;
+        self.snap.blob_bytes += size;
+        let st = self.q.shared();
+        if st.joinable != 0 {
+            self.snap.unfinished += 1;
+        }
+        self.commit();
+        st.readable.notify_all();
+        Ok(())
     }
 
     fn write_at(&mut self, pos: u64, bytes: &[u8]) {
@@ -659,12 +1038,26 @@ impl Txn<'_> {
         Ok(())
     }
 
-    fn commit(mut self) {
-        let st = self.q.state();
-        let cur = st.active.load(Ordering::Relaxed) as usize & 1;
-        // SAFETY: we hold the lock; the inactive slot is ours to write.
-        unsafe { *st.snaps[1 - cur].get() = self.snap };
-        st.active.store((1 - cur) as u32, Ordering::Release);
+    fn commit(self) {
+        self.finish();
+    }
+
+    /// Commits and unlocks, handing back the queue.
+    fn finish(mut self) -> &'q mut Queue {
+        let st = self.q.shared();
+        let cur = st.active.load(Ordering::Relaxed);
+        let snap = (cur & 1) as usize;
+        // SAFETY: we hold the lock; the inactive slots are ours to write.
+        unsafe { *st.snaps[1 - snap].get() = self.snap };
+        let mut next = (1 - snap as u32) | (cur & 2);
+        if let Some(b) = &self.blobs {
+            let bi = (cur >> 1) as usize & 1;
+            // SAFETY: as above.
+            unsafe { *st.blobs[1 - bi].get() = *b };
+            next = (1 - snap as u32) | (((1 - bi) as u32) << 1);
+        }
+        // One store commits both the snapshot and the blob table.
+        st.active.store(next, Ordering::Release);
         st.publish(&self.snap);
         if let Some((off, len)) = self.old_ring.take() {
             // Give the old ring's pages back; a crash before this only wastes them.
@@ -676,7 +1069,10 @@ impl Txn<'_> {
             );
         }
         st.lock.unlock();
+        // SAFETY: `self` is forgotten at once, so the reference is not duplicated.
+        let q = unsafe { std::ptr::read(&self.q) };
         std::mem::forget(self);
+        q
     }
 
     fn abort(self) {
@@ -691,3 +1087,4 @@ impl Drop for Txn<'_> {
         self.q.state().lock.unlock();
     }
 }
+

@@ -24,7 +24,7 @@ use crate::owner;
 /// "MPROCSEG" in little-endian: marks an initialised segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"MPROCSEG");
 /// Layout version; bumped on any incompatible change of a shared struct.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// How many holder processes a segment remembers for `attach`.
 pub const HOLDER_SLOTS: usize = 32;
 /// Most `(pid, fd)` pairs a handle lists.

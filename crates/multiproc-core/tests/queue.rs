@@ -1,17 +1,13 @@
 //! Core queue behaviour within one process: order, growth, wrap-around,
 //! bounds, shutdown, task counting, handles and names, dead lock holders.
 
+mod common;
+use common::get;
+
 use multiproc_core::queue::{Queue, QueueOptions};
 use multiproc_core::waker::Deadline;
 use multiproc_core::Error;
 
-fn get(q: &mut Queue) -> Result<(u32, Vec<u8>), Error> {
-    q.get(Deadline::after_ms(Some(0.0)), |r| {
-        let mut v = vec![0; r.len()];
-        r.copy_to(&mut v);
-        (r.tag, v)
-    })
-}
 
 #[test]
 fn fifo_with_growth_and_wrap() {

@@ -47,7 +47,7 @@ pub fn alloc_buffer<'env>(env: &'env Env, len: usize) -> Result<BufferSlice<'env
 /// Copies a record into a new Buffer; `Err` keeps the allocation failure.
 pub fn record_to_buffer<'env>(env: &'env Env, r: Record<'_>) -> Result<(u32, BufferSlice<'env>)> {
     let mut b = alloc_buffer(env, r.len())?;
-    r.copy_to(&mut b);
+    r.copy_to_fresh(&mut b);
     Ok((r.tag, b))
 }
 
