@@ -24,7 +24,7 @@ pub const FREE_SLOTS: usize = 32;
 /// Copies that can be in progress at once; more copy under the lock instead.
 pub const BUSY_SLOTS: usize = 32;
 /// Freed bytes kept resident once the queue has drained; the rest is punched out.
-pub const HOT_LIMIT: u64 = 16 << 20;
+pub const HOT_LIMIT: u64 = 32 << 20;
 
 /// A busy range being filled by a `put` that has not returned yet.
 pub const WRITING: u32 = 1;

@@ -169,7 +169,8 @@ impl Connection {
     /// Receives one message, waiting until `deadline`; `take` copies it out.
     pub fn recv<R>(&mut self, deadline: Deadline, mut take: impl FnMut(Record<'_>) -> R) -> Result<R> {
         let (q, seen) = Self::end(&mut self.rx, &self.tx, &mut self.writers_seen, "send-only")?;
-        queue::block_sliced(q, READABLE, deadline, Some(RECHECK), true, |q| match q.try_get(&mut take) {
+        let spin = q.spin_for_items();
+        queue::block_sliced(q, READABLE, deadline, Some(RECHECK), spin, |q| match q.try_get(&mut take) {
             Err(Error::Empty) if !peer_alive(&q.state().writers, seen) => match q.try_get(&mut take) {
                 // A last message may have landed just before the sender died.
                 Err(Error::Empty) => Some(Err(Error::Eof)),

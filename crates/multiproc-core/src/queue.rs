@@ -185,6 +185,10 @@ pub struct Queue {
     seg: Arc<Segment>,
     data: Option<Mapping>,
     owner_died: bool,
+    /// The last item this instance took was a blob: the next wait for an
+    /// item sleeps at once (the producer's copy takes tens of microseconds;
+    /// spinning through it would only take the producer's CPU).
+    large_stream: bool,
 }
 
 /// Watches a queue's conditions for a [`crate::watcher::Watcher`].
@@ -284,7 +288,7 @@ impl Queue {
         if let Some(e) = failure {
             return Err(e);
         }
-        Ok(Queue { seg: Arc::new(seg), data: None, owner_died: false })
+        Ok(Queue { seg: Arc::new(seg), data: None, owner_died: false, large_stream: false })
     }
 
     /// Opens the queue a handle describes.
@@ -292,7 +296,7 @@ impl Queue {
         if h.kind != Kind::Queue {
             return Err(Error::BadHandle("handle is not a Queue handle".into()));
         }
-        Ok(Queue { seg: Arc::new(Segment::open(h)?), data: None, owner_died: false })
+        Ok(Queue { seg: Arc::new(Segment::open(h)?), data: None, owner_died: false, large_stream: false })
     }
 
     /// The segment (for handles, names, watchers).
@@ -314,6 +318,11 @@ impl Queue {
     /// The item bound (0: unbounded).
     pub fn maxsize(&self) -> u64 {
         self.state().maxsize
+    }
+
+    /// Whether a wait for an item should spin first (not after a large item).
+    pub fn spin_for_items(&self) -> bool {
+        !self.large_stream
     }
 
     /// True if the last lock taken was recovered from a dead holder.
@@ -538,6 +547,7 @@ impl Queue {
         let len = u64::from(u32::from_le_bytes(hdr[..4].try_into().expect("4 bytes")));
         let tag = u32::from_le_bytes(hdr[4..].try_into().expect("4 bytes"));
         let start = (h + REC_HEADER) % cap;
+        t.q.large_stream = tag & BLOB_TAG != 0;
         if tag & BLOB_TAG != 0 {
             // SAFETY: the 8-byte offset follows the header; 8-aligned, so it never wraps.
             let off = u64::from_le_bytes(unsafe { *(ring.add(start as usize) as *const [u8; 8]) });
@@ -621,7 +631,8 @@ impl Queue {
 
     /// Gets, waiting for an item until `deadline`.
     pub fn get<R>(&mut self, deadline: Deadline, mut take: impl FnMut(Record<'_>) -> R) -> Result<R> {
-        block(self, READABLE, deadline, |q| match q.try_get(&mut take) {
+        let spin = self.spin_for_items();
+        block_sliced(self, READABLE, deadline, Some(LIVENESS_CHECK), spin, |q| match q.try_get(&mut take) {
             Err(Error::Empty) => None,
             r => Some(r),
         })
@@ -775,7 +786,7 @@ impl SignalSource for Queue {
 const RECYCLE_AHEAD: u64 = 4;
 
 /// A blob taken this recently (ns) means consumers are at work (see `put_blob`).
-const CONSUMERS_ACTIVE_NS: u64 = 2_000_000;
+const CONSUMERS_ACTIVE_NS: u64 = 20_000_000;
 
 /// CLOCK_MONOTONIC in ns (one clock for every process).
 fn now_ns() -> u64 {
