@@ -304,7 +304,8 @@ async function runCase(name, def) {
     for (const p of started) await p.stop();
   }
   for (const p of peers) p.stats = stats(p.samples);
-  if (process.env.BENCH_SAMPLES) for (const p of peers) console.log(p.label, p.samples.map((x) => Math.round(x)).join(" "));
+  // BENCH_SAMPLES=1: every repetition's figure, to see the spread behind a median.
+  if (process.env.BENCH_SAMPLES) for (const p of peers) console.log(`samples: ${p.label}: ${p.samples.map((x) => Math.round(x)).join(' ')}`);
   return peers;
 }
 
