@@ -305,7 +305,7 @@ async function runCase(name, def) {
   }
   for (const p of peers) p.stats = stats(p.samples);
   // BENCH_SAMPLES=1: every repetition's figure, to see the spread behind a median.
-  if (process.env.BENCH_SAMPLES) for (const p of peers) console.log(`samples: ${p.label}: ${p.samples.map((x) => Math.round(x)).join(' ')}`);
+  if (process.env.BENCH_SAMPLES) for (const p of peers) console.log(`samples (${name}): ${p.label}: ${p.samples.map((x) => Math.round(x)).join(' ')}`);
   return peers;
 }
 

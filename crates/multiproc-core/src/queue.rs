@@ -467,7 +467,8 @@ impl Queue {
             // blob to come back rather than grow the file; but only while
             // enough items are queued that consumers do not run dry meanwhile.
             // (This is not waiting for room: no consumer, no wait.)
-            let wait = patience.get_or_insert_with(|| recycle_patience(size));
+            let queued = t.snap.count;
+            let wait = patience.get_or_insert_with(|| recycle_patience(size, queued));
             let st = t.q.shared();
             let consumers_active = now_ns().saturating_sub(st.last_blob_get.load(Ordering::Relaxed)) < CONSUMERS_ACTIVE_NS
                 || t.blobs_ref().busy.iter().any(|b| b.state == READING);
@@ -794,14 +795,16 @@ fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// How long a large put may wait for a blob being copied out to be freed
-/// before it takes new memory: 1 ms per MiB (such a copy took 0.1-0.3 ms per
-/// MiB in our measurements), at least 0.5 ms, at most 50 ms. The wait ends as
-/// soon as the consumer's copy does, so it never outlasts a live consumer's
-/// `get`; it paces a producer that runs ahead of its consumer instead of
-/// letting it first-touch new shared memory, which costs more than the copy.
-fn recycle_patience(size: u64) -> Deadline {
-    let us = (size >> 20).saturating_mul(1000).clamp(500, 50_000);
+/// How long a large put may wait for a blob to be freed before it takes new
+/// memory: 1 ms per MiB (a consumer's copy took 0.1-0.3 ms per MiB in our
+/// measurements) times the queue's depth in units of [`RECYCLE_AHEAD`], at
+/// least 0.5 ms, at most 50 ms. The wait ends as soon as a blob comes back;
+/// it only happens while consumers are at work, and paces a producer that
+/// runs far ahead of them instead of letting it first-touch new shared
+/// memory (which costs more than the copy, and so only slows everyone).
+fn recycle_patience(size: u64, queued: u64) -> Deadline {
+    let depth = (queued / RECYCLE_AHEAD).max(1);
+    let us = (size >> 20).max(1).saturating_mul(1000).saturating_mul(depth).clamp(500, 50_000);
     Deadline(Some(std::time::Instant::now() + std::time::Duration::from_micros(us)))
 }
 
